@@ -1,0 +1,537 @@
+//! The configuration tree of `tessera.toml` (SPEC §8). Every key has a
+//! default; unknown keys are rejected by serde (`deny_unknown_fields`).
+//! Loading (file, environment, flags) lives in the binary; this module only
+//! describes the shape, the defaults and the cross-field checks.
+
+use crate::duration;
+use crate::secret::Secret;
+use crate::session::TokenFormat;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub password: PasswordConfig,
+    pub lockout: LockoutConfig,
+    pub policies: BTreeMap<String, TokenPolicy>,
+    pub doors: DoorsConfig,
+    pub gateway: GatewayConfig,
+    pub cluster: ClusterConfig,
+    pub bootstrap: BootstrapConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./tessera-data"),
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            password: PasswordConfig::default(),
+            lockout: LockoutConfig::default(),
+            policies: TokenPolicy::builtins(),
+            doors: DoorsConfig::default(),
+            gateway: GatewayConfig::default(),
+            cluster: ClusterConfig::default(),
+            bootstrap: BootstrapConfig::default(),
+        }
+    }
+}
+
+/// How the listener speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// A certificate generated on first start and kept in the data dir.
+    SelfSigned,
+    /// `tls_cert` and `tls_key` (PEM files).
+    Files,
+    /// Plain HTTP, only when asked for.
+    Off,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub tls: TlsMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body Tessera itself reads (logins, admin API). The
+    /// gateway streams bodies and is not bound by it.
+    pub max_body_bytes: usize,
+    /// A client must finish sending its request headers within this time.
+    #[serde(with = "duration::required")]
+    pub header_read_timeout: Duration,
+    /// Longest time Tessera spends answering one of its own requests.
+    #[serde(with = "duration::required")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls: TlsMode::SelfSigned,
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://...`; empty means
+    /// `sqlite://<data_dir>/tessera.db`.
+    pub url: String,
+    /// Connections per node (PostgreSQL) or readers (SQLite); 0 picks a
+    /// default from the core count.
+    pub max_connections: u32,
+}
+
+/// Argon2id parameters for password hashes (defaults: OWASP's m=19 MiB, t=2, p=1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    /// Failures within `window` that lock the account; 0 turns lockout off.
+    pub max_failed_logins: u32,
+    #[serde(with = "duration::required")]
+    pub window: Duration,
+    #[serde(with = "duration::required")]
+    pub duration: Duration,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig {
+            max_failed_logins: 5,
+            window: Duration::from_secs(300),
+            duration: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What happens when a user already holds `max_tokens_per_user` tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnLimit {
+    /// 429 with `Retry-After` until the user's first token frees up.
+    Refuse,
+    /// Revoke the user's oldest token to make room.
+    EvictOldest,
+}
+
+/// A named token policy (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenPolicy {
+    #[serde(with = "duration::optional")]
+    pub idle_timeout: Option<Duration>,
+    #[serde(with = "duration::optional")]
+    pub max_lifetime: Option<Duration>,
+    /// Lifetime of refresh tokens; `none` issues no refresh tokens.
+    #[serde(with = "duration::optional")]
+    pub refresh_lifetime: Option<Duration>,
+    pub format: TokenFormat,
+    /// Live access tokens one user may hold; 0 means no cap.
+    pub max_tokens_per_user: u32,
+    pub on_limit: OnLimit,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        TokenPolicy {
+            idle_timeout: None,
+            max_lifetime: Some(Duration::from_secs(3600)),
+            refresh_lifetime: None,
+            format: TokenFormat::Opaque,
+            max_tokens_per_user: 0,
+            on_limit: OnLimit::Refuse,
+        }
+    }
+}
+
+const HOUR: u64 = 3600;
+
+impl TokenPolicy {
+    /// The per-door defaults of SPEC §2, taken from the seeds.
+    pub fn builtins() -> BTreeMap<String, TokenPolicy> {
+        let base = TokenPolicy::default();
+        BTreeMap::from([
+            (
+                // Seed 000: 10 min idle, 24 h absolute; it reports
+                // `expires_in: 86399`, so the lifetime is exactly that.
+                "oauth2-api".to_owned(),
+                TokenPolicy {
+                    idle_timeout: Some(Duration::from_secs(600)),
+                    max_lifetime: Some(Duration::from_secs(24 * HOUR - 1)),
+                    refresh_lifetime: Some(Duration::from_secs(24 * HOUR)),
+                    ..base
+                },
+            ),
+            (
+                // Seed 003: `expires_in: 7200`, refresh tokens always issued.
+                "oauth2".to_owned(),
+                TokenPolicy {
+                    max_lifetime: Some(Duration::from_secs(2 * HOUR)),
+                    refresh_lifetime: Some(Duration::from_secs(24 * HOUR)),
+                    ..base
+                },
+            ),
+            (
+                // Seed 001: 2 h idle, 8 h absolute, 100 tokens per user.
+                "header-login".to_owned(),
+                TokenPolicy {
+                    idle_timeout: Some(Duration::from_secs(2 * HOUR)),
+                    max_lifetime: Some(Duration::from_secs(8 * HOUR)),
+                    max_tokens_per_user: 100,
+                    ..base
+                },
+            ),
+            // Seed 002: one hour from creation.
+            ("domain-login".to_owned(), base),
+            (
+                // Seed 004: JWT bearer, 60 minutes.
+                "envelope-login".to_owned(),
+                TokenPolicy {
+                    format: TokenFormat::Jwt,
+                    ..base
+                },
+            ),
+        ])
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DoorsConfig {
+    pub oauth2: OAuth2Door,
+    pub header_login: HeaderLoginDoor,
+    pub domain_login: DomainLoginDoor,
+    pub envelope_login: EnvelopeLoginDoor,
+}
+
+/// Seeds 000 and 003: `/oauth/token`, `/auth/oauth`, `/api/oauth/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth2Door {
+    pub enabled: bool,
+    /// Policy for `/oauth/token` and `/auth/oauth`.
+    pub policy: String,
+    /// Policy for `/api/oauth/token` (seed 000).
+    pub api_policy: String,
+    /// A password change with only a token needs a password login this recent.
+    #[serde(with = "duration::required")]
+    pub recent_auth: Duration,
+    /// `iss` of JWTs and of the RFC 8414 metadata; empty means the URL the
+    /// request came in on.
+    pub issuer: String,
+}
+
+impl Default for OAuth2Door {
+    fn default() -> Self {
+        OAuth2Door {
+            enabled: true,
+            policy: "oauth2".into(),
+            api_policy: "oauth2-api".into(),
+            recent_auth: Duration::from_secs(300),
+            issuer: String::new(),
+        }
+    }
+}
+
+/// Seed 001: Basic-auth `/login`, `X-SDS-AUTH-TOKEN`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeaderLoginDoor {
+    pub enabled: bool,
+    pub policy: String,
+    /// Realm in `WWW-Authenticate: Basic realm="..."`.
+    pub realm: String,
+}
+
+impl Default for HeaderLoginDoor {
+    fn default() -> Self {
+        HeaderLoginDoor {
+            enabled: true,
+            policy: "header-login".into(),
+            realm: "Tessera".into(),
+        }
+    }
+}
+
+/// Seed 002: JSON `/sdn/v2.0/auth`, `X-Auth-Token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainLoginDoor {
+    pub enabled: bool,
+    pub policy: String,
+}
+
+impl Default for DomainLoginDoor {
+    fn default() -> Self {
+        DomainLoginDoor {
+            enabled: true,
+            policy: "domain-login".into(),
+        }
+    }
+}
+
+/// Seed 004: JSON credential envelope, JWT bearer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvelopeLoginDoor {
+    pub enabled: bool,
+    pub policy: String,
+    /// Only holders of this role may log in here.
+    pub require_role: String,
+}
+
+impl Default for EnvelopeLoginDoor {
+    fn default() -> Self {
+        EnvelopeLoginDoor {
+            enabled: true,
+            policy: "envelope-login".into(),
+            require_role: "admin".into(),
+        }
+    }
+}
+
+/// What the gateway does with a request that carries no valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unauthenticated {
+    #[serde(rename = "401")]
+    Reject,
+    /// 302 to `/login?service=...` (seed 001).
+    #[serde(rename = "redirect")]
+    Redirect,
+}
+
+/// One gateway rule: which principals may call `methods` on `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayRule {
+    /// HTTP methods, or `["*"]` for all.
+    pub methods: Vec<String>,
+    /// Path pattern; `{name}` matches one segment, a trailing `/**` any rest.
+    pub path: String,
+    /// `role:NAME`, `scope:NAME`, `authenticated` or `anonymous`.
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Base URL of the API Tessera fronts; empty turns the gateway off.
+    pub upstream: String,
+    pub unauthenticated: Unauthenticated,
+    /// Where seed 000's emergency operations live.
+    pub emergency_prefix: String,
+    /// Applied to paths no rule covers: `deny` or `authenticated`.
+    pub default: String,
+    #[serde(with = "duration::required")]
+    pub connect_timeout: Duration,
+    /// Longest wait for the upstream's response headers.
+    #[serde(with = "duration::required")]
+    pub timeout: Duration,
+    pub rules: Vec<GatewayRule>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            upstream: String::new(),
+            unauthenticated: Unauthenticated::Reject,
+            emergency_prefix: "/api".into(),
+            default: "deny".into(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            rules: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Seed 002's service token, shared by every node of a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapConfig {
+    /// Seed 002's admin token: off unless set; admin API only, audited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<Secret>,
+}
+
+impl Config {
+    /// Cross-field checks serde cannot express. Returns every problem
+    /// found, each naming the key to fix.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let policy_refs = [
+            ("doors.oauth2.policy", &self.doors.oauth2.policy),
+            ("doors.oauth2.api_policy", &self.doors.oauth2.api_policy),
+            ("doors.header_login.policy", &self.doors.header_login.policy),
+            ("doors.domain_login.policy", &self.doors.domain_login.policy),
+            (
+                "doors.envelope_login.policy",
+                &self.doors.envelope_login.policy,
+            ),
+        ];
+        for (key, name) in policy_refs {
+            if !self.policies.contains_key(name.as_str()) {
+                problems.push(format!(
+                    "{key} names policy {name:?}, which is not defined under [policies]"
+                ));
+            }
+        }
+        for (name, p) in &self.policies {
+            if p.max_lifetime.is_none() && p.idle_timeout.is_none() {
+                problems.push(format!(
+                    "policies.{name}: set max_lifetime or idle_timeout; a token that never expires is a proxy token"
+                ));
+            }
+        }
+        if self.server.tls == TlsMode::Files
+            && (self.server.tls_cert.is_none() || self.server.tls_key.is_none())
+        {
+            problems.push(
+                "server.tls = \"files\" needs both server.tls_cert and server.tls_key".into(),
+            );
+        }
+        let pw = &self.password;
+        if pw.iterations == 0 {
+            problems.push("password.iterations must be at least 1".into());
+        }
+        if pw.parallelism == 0 || pw.parallelism > 255 {
+            problems.push("password.parallelism must be between 1 and 255".into());
+        }
+        if pw.memory_kib < 8 * pw.parallelism.max(1) {
+            problems.push("password.memory_kib must be at least 8 × password.parallelism".into());
+        }
+        if self.server.max_body_bytes < 1024 {
+            problems.push("server.max_body_bytes must be at least 1024".into());
+        }
+        if !self.store.url.is_empty()
+            && !self.store.url.starts_with("sqlite:")
+            && !self.store.url.starts_with("postgres://")
+            && !self.store.url.starts_with("postgresql://")
+        {
+            problems.push("store.url must start with sqlite:, postgres:// or postgresql://".into());
+        }
+        if !matches!(self.gateway.default.as_str(), "deny" | "authenticated") {
+            problems.push(format!(
+                "gateway.default is {:?}; use \"deny\" or \"authenticated\"",
+                self.gateway.default
+            ));
+        }
+        if !self.gateway.emergency_prefix.starts_with('/') {
+            problems.push("gateway.emergency_prefix must start with /".into());
+        }
+        if self
+            .cluster
+            .service_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            problems.push("cluster.service_token must be at least 16 characters".into());
+        }
+        if self
+            .bootstrap
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            problems.push("bootstrap.admin_token must be at least 16 characters".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The policy a door names; `validate` guarantees it exists.
+    pub fn policy(&self, name: &str) -> Option<&TokenPolicy> {
+        self.policies.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_seeds() {
+        let c = Config::default();
+        c.validate().unwrap();
+        let api = c.policies["oauth2-api"];
+        assert_eq!(api.idle_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(api.max_lifetime, Some(Duration::from_secs(86_399)));
+        let hl = c.policies["header-login"];
+        assert_eq!(hl.max_tokens_per_user, 100);
+        assert_eq!(c.policies["envelope-login"].format, TokenFormat::Jwt);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let err = toml::from_str::<Config>("[server]\nlistn = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn a_door_naming_a_missing_policy_is_reported() {
+        let mut c = Config::default();
+        c.doors.domain_login.policy = "nope".into();
+        let problems = c.validate().unwrap_err();
+        assert!(
+            problems[0].contains("doors.domain_login.policy"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn effective_config_serialises_to_toml_with_secrets_redacted() {
+        let mut c = Config::default();
+        c.cluster.service_token = Some(Secret::new("abcdefghijklmnopqrstuvwxyz"));
+        let text = toml::to_string(&c).unwrap();
+        assert!(text.contains("[redacted]"));
+        assert!(!text.contains("abcdefghijklmnop"));
+        assert!(text.contains("idle_timeout = \"10m\""), "{text}");
+    }
+}

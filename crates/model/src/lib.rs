@@ -1,0 +1,20 @@
+//! Plain data shared by every layer of Tessera: identity records, sessions,
+//! token policies, audit events and the configuration tree. No I/O lives here.
+
+pub mod audit;
+pub mod config;
+pub mod duration;
+pub mod identity;
+pub mod ids;
+pub mod secret;
+pub mod session;
+pub mod time;
+
+pub use audit::{AuditEvent, AuditKind, NewAuditEvent};
+pub use identity::{
+    Assignment, AssignmentScope, Client, Domain, IdentitySource, Principal, Role, RoleGrant, User,
+};
+pub use ids::{ClientId, DomainId, RoleId, SessionId, UserId};
+pub use secret::Secret;
+pub use session::{Session, TokenFormat, TokenKind};
+pub use time::Timestamp;

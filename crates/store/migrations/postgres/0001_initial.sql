@@ -1,0 +1,113 @@
+-- Tessera schema, PostgreSQL flavour. Times are milliseconds since the Unix epoch.
+
+CREATE TABLE domains (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    source      TEXT NOT NULL CHECK (source IN ('local', 'ldap')),
+    enabled     BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX domains_name_ci ON domains (lower(name));
+
+CREATE TABLE users (
+    id                 TEXT PRIMARY KEY,
+    domain_id          TEXT NOT NULL REFERENCES domains (id) ON DELETE CASCADE,
+    name               TEXT NOT NULL,
+    common_name        TEXT,
+    distinguished_name TEXT,
+    password_hash      TEXT,
+    enabled            BOOLEAN NOT NULL,
+    emergency          BOOLEAN NOT NULL,
+    failed_logins      BIGINT NOT NULL DEFAULT 0,
+    first_failed_at    BIGINT,
+    locked_until       BIGINT,
+    created_at         BIGINT NOT NULL,
+    updated_at         BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_domain_name_ci ON users (domain_id, lower(name));
+
+CREATE TABLE roles (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    enabled     BOOLEAN NOT NULL,
+    builtin     BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE clients (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT,
+    grants      TEXT NOT NULL,
+    policy      TEXT,
+    enabled     BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+-- scope_domain_id is '' for system scope, so it can sit in the key.
+CREATE TABLE assignments (
+    principal_kind  TEXT NOT NULL CHECK (principal_kind IN ('user', 'client')),
+    principal_id    TEXT NOT NULL,
+    role_id         TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+    scope_domain_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (principal_kind, principal_id, role_id, scope_domain_id)
+);
+CREATE INDEX assignments_role ON assignments (role_id);
+
+CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    token_hash      BYTEA NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('access', 'refresh', 'proxy')),
+    format          TEXT NOT NULL CHECK (format IN ('opaque', 'jwt')),
+    user_id         TEXT REFERENCES users (id) ON DELETE CASCADE,
+    client_id       TEXT REFERENCES clients (id) ON DELETE CASCADE,
+    domain_id       TEXT,
+    door            TEXT NOT NULL,
+    policy          TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    family_id       TEXT,
+    auth_time       BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    last_used_at    BIGINT NOT NULL,
+    expires_at      BIGINT,
+    idle_timeout_ms BIGINT,
+    revoked_at      BIGINT,
+    revoke_reason   TEXT
+);
+CREATE INDEX sessions_user ON sessions (user_id, kind, revoked_at);
+CREATE INDEX sessions_family ON sessions (family_id);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+
+CREATE TABLE signing_keys (
+    kid             TEXT PRIMARY KEY,
+    algorithm       TEXT NOT NULL,
+    public_key      BYTEA NOT NULL,
+    private_key_enc BYTEA NOT NULL,
+    created_at      BIGINT NOT NULL,
+    retired_at      BIGINT,
+    publish_until   BIGINT
+);
+
+CREATE TABLE audit_events (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at           BIGINT NOT NULL,
+    kind         TEXT NOT NULL,
+    subject      TEXT,
+    subject_name TEXT,
+    domain       TEXT,
+    door         TEXT,
+    detail       TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit_events (at);
+CREATE INDEX audit_subject ON audit_events (subject, at);
+CREATE INDEX audit_kind ON audit_events (kind, at);
+
+-- Facts every node of a cluster must agree on (bootstrap marker, service
+-- token hash, key-file fingerprint).
+CREATE TABLE cluster_facts (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL,
+    set_at BIGINT NOT NULL
+);

@@ -1,0 +1,106 @@
+//! The audit trail: append-only events, queried by subject, kind and time.
+
+use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::{AuditEvent, AuditKind, NewAuditEvent, Timestamp};
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    kind: String,
+    subject: Option<String>,
+    subject_name: Option<String>,
+    domain: Option<String>,
+    door: Option<String>,
+    detail: String,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> StoreResult<AuditEvent> {
+        let kind = AuditKind::parse(&r.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("audit event {} has kind {:?}", r.id, r.kind))
+        })?;
+        Ok(AuditEvent {
+            id: r.id,
+            event: NewAuditEvent {
+                at: Timestamp(r.at),
+                kind,
+                subject: r.subject,
+                subject_name: r.subject_name,
+                domain: r.domain,
+                door: r.door,
+                detail: r.detail,
+            },
+        })
+    }
+}
+
+/// Filters for reading the audit trail; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Matches the subject id or the name the caller gave.
+    pub subject: Option<String>,
+    pub kind: Option<AuditKind>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only events older than this id (keyset pagination).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+impl Store {
+    /// Appends events in one transaction.
+    pub async fn insert_audit_events(&self, events: &[NewAuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let result: Result<(), sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO audit_events (at, kind, subject, subject_name, domain, door, detail)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(e.at.0)
+                    .bind(e.kind.as_str())
+                    .bind(&e.subject)
+                    .bind(&e.subject_name)
+                    .bind(&e.domain)
+                    .bind(&e.door)
+                    .bind(&e.detail)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await
+            }
+            .await
+        });
+        Ok(result?)
+    }
+
+    pub async fn list_audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let limit = i64::from(if q.limit == 0 { 100 } else { q.limit });
+        let rows: Vec<AuditRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(
+                "SELECT id, at, kind, subject, subject_name, domain, door, detail FROM audit_events
+                 WHERE ($1 IS NULL OR subject = $1 OR subject_name = $1)
+                   AND ($2 IS NULL OR kind = $2)
+                   AND ($3 IS NULL OR at >= $3)
+                   AND ($4 IS NULL OR at < $4)
+                   AND ($5 IS NULL OR id < $5)
+                 ORDER BY id DESC LIMIT $6",
+            )
+            .bind(&q.subject)
+            .bind(q.kind.map(AuditKind::as_str))
+            .bind(q.since.map(|t| t.0))
+            .bind(q.until.map(|t| t.0))
+            .bind(q.before_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+}

@@ -1,0 +1,104 @@
+//! OAuth2 clients and their client_credentials roles.
+
+use crate::roles::insert_assignment;
+use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::{Assignment, Client, ClientId, Timestamp};
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    id: String,
+    secret_hash: Option<String>,
+    grants: String,
+    policy: Option<String>,
+    enabled: bool,
+    created_at: i64,
+}
+
+impl From<ClientRow> for Client {
+    fn from(r: ClientRow) -> Client {
+        Client {
+            id: ClientId(r.id),
+            secret_hash: r.secret_hash,
+            grants: r.grants.split_whitespace().map(str::to_owned).collect(),
+            policy: r.policy,
+            enabled: r.enabled,
+            created_at: Timestamp(r.created_at),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, secret_hash, grants, policy, enabled, created_at";
+
+impl Store {
+    /// Inserts a client and its roles in one transaction.
+    pub async fn create_client(&self, c: &Client, assignments: &[Assignment]) -> StoreResult<()> {
+        let grants = c.grants.join(" ");
+        let result: Result<(), sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO clients (id, secret_hash, grants, policy, enabled, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(c.id.as_str())
+                .bind(&c.secret_hash)
+                .bind(&grants)
+                .bind(&c.policy)
+                .bind(c.enabled)
+                .bind(c.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+                for a in assignments {
+                    insert_assignment(&mut *tx, a).await?;
+                }
+                tx.commit().await
+            }
+            .await
+        });
+        result.map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("client {:?}", c.id.as_str())),
+            other => other,
+        })
+    }
+
+    pub async fn find_client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
+        let row: Option<ClientRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(Client::from))
+    }
+
+    pub async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY id");
+        let rows: Vec<ClientRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(Client::from).collect())
+    }
+
+    /// Removes a client, its role assignments and (by cascade) its
+    /// sessions. `false` when no such client exists.
+    pub async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
+        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "DELETE FROM assignments WHERE principal_kind = 'client' AND principal_id = $1",
+                )
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+            .await
+        });
+        Ok(result?)
+    }
+}

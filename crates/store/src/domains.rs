@@ -1,0 +1,124 @@
+//! Domains: namespaces of users, matched by name case-insensitively.
+
+use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::{Domain, DomainId, IdentitySource, Timestamp};
+
+#[derive(sqlx::FromRow)]
+struct DomainRow {
+    id: String,
+    name: String,
+    description: String,
+    source: String,
+    enabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<DomainRow> for Domain {
+    type Error = StoreError;
+    fn try_from(r: DomainRow) -> StoreResult<Domain> {
+        let source = IdentitySource::parse(&r.source).ok_or_else(|| {
+            StoreError::Corrupt(format!("domain {} has source {:?}", r.id, r.source))
+        })?;
+        Ok(Domain {
+            id: DomainId::from_trusted(r.id),
+            name: r.name,
+            description: r.description,
+            source,
+            enabled: r.enabled,
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, description, source, enabled, created_at, updated_at";
+
+/// Inserts one domain on any executor of either backend.
+pub(crate) async fn insert_domain<'e, E, DB>(exec: E, d: &Domain) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO domains (id, name, description, source, enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(d.id.as_str())
+    .bind(d.name.as_str())
+    .bind(d.description.as_str())
+    .bind(d.source.as_str())
+    .bind(d.enabled)
+    .bind(d.created_at.0)
+    .bind(d.updated_at.0)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a domain; `Conflict` when the name is taken in any case.
+    pub async fn create_domain(&self, d: &Domain) -> StoreResult<()> {
+        on_pool!(self, write, |pool| insert_domain(pool, d).await).map_err(|e| {
+            match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("domain {:?}", d.name)),
+                other => other,
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The domain called `name`, in any letter case.
+    pub async fn find_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>> {
+        let sql = format!("SELECT {COLUMNS} FROM domains WHERE lower(name) = lower($1)");
+        let row: Option<DomainRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(&sql).bind(name).fetch_optional(pool).await
+        })?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    pub async fn find_domain(&self, id: &DomainId) -> StoreResult<Option<Domain>> {
+        let sql = format!("SELECT {COLUMNS} FROM domains WHERE id = $1");
+        let row: Option<DomainRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    /// Every domain, by name.
+    pub async fn list_domains(&self) -> StoreResult<Vec<Domain>> {
+        let sql = format!("SELECT {COLUMNS} FROM domains ORDER BY lower(name)");
+        let rows: Vec<DomainRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Domain::try_from).collect()
+    }
+
+    /// Enables or disables a domain; `false` when no such domain exists.
+    pub async fn set_domain_enabled(
+        &self,
+        id: &DomainId,
+        enabled: bool,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = on_pool!(self, write, |pool| {
+            sqlx::query("UPDATE domains SET enabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(enabled)
+                .bind(now.0)
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+}

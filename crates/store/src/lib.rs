@@ -1,0 +1,167 @@
+//! Tessera's persistence layer: the only crate that speaks SQL.
+//!
+//! `Store` is an enum over the two backends. Queries are written once, in
+//! the SQL both backends accept (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`), and the `on_pool!` macro compiles each one against both
+//! drivers. SQLite gets one writer connection and a pool of readers, so
+//! writers queue in the pool instead of failing with `SQLITE_BUSY`.
+
+mod audit;
+mod clients;
+mod cluster;
+mod domains;
+mod error;
+mod keys;
+mod roles;
+mod sessions;
+pub mod testing;
+mod users;
+
+pub use audit::AuditQuery;
+pub use cluster::BootstrapRecords;
+pub use error::{StoreError, StoreResult};
+pub use keys::SigningKeyRecord;
+pub use sessions::{LiveSessionInfo, SessionQuery};
+pub use users::FailedLogin;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A connection to Tessera's store. Cheap to clone (pools are shared).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite {
+        reader: SqlitePool,
+        writer: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool: the reader pool
+/// (`read`) or the single writer (`write`) on SQLite, the one pool on
+/// PostgreSQL. `$body` is compiled once per backend.
+macro_rules! on_pool {
+    ($store:expr, read, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite { reader: $pool, .. } => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+    ($store:expr, write, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite { writer: $pool, .. } => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Which database a `Store` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://PATH` or `postgres://...`),
+    /// creating a SQLite file when missing, and applies the migrations.
+    /// `max_connections` of 0 picks a default.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
+        let store = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("temp_store", "memory");
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+            let readers = if max_connections == 0 {
+                8
+            } else {
+                max_connections
+            };
+            let reader = SqlitePoolOptions::new()
+                .max_connections(readers)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.read_only(true))
+                .await?;
+            Store::Sqlite { reader, writer }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            let max = if max_connections == 0 {
+                16
+            } else {
+                max_connections
+            };
+            let pool = PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Store::Postgres(pool)
+        } else {
+            return Err(StoreError::Config(
+                "store URL must start with sqlite: or postgres://".into(),
+            ));
+        };
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite { .. } => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A PostgreSQL pool, for LISTEN/NOTIFY; `None` on SQLite.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match self {
+            Store::Postgres(pool) => Some(pool),
+            Store::Sqlite { .. } => None,
+        }
+    }
+
+    /// Round trip to the database; `/readyz` is green only when this is.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, read, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite { reader, writer } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+}

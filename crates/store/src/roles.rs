@@ -1,0 +1,202 @@
+//! Roles and role assignments. An assignment's scope is the whole system
+//! (stored as an empty `scope_domain_id`) or one domain.
+
+use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::{
+    Assignment, AssignmentScope, ClientId, DomainId, Principal, Role, RoleGrant, RoleId, Timestamp,
+    UserId,
+};
+
+#[derive(sqlx::FromRow)]
+struct RoleRow {
+    id: String,
+    name: String,
+    description: String,
+    enabled: bool,
+    builtin: bool,
+    created_at: i64,
+}
+
+impl From<RoleRow> for Role {
+    fn from(r: RoleRow) -> Role {
+        Role {
+            id: RoleId::from_trusted(r.id),
+            name: r.name,
+            description: r.description,
+            enabled: r.enabled,
+            builtin: r.builtin,
+            created_at: Timestamp(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantRow {
+    #[sqlx(flatten)]
+    role: RoleRow,
+    scope_domain_id: String,
+}
+
+const COLUMNS: &str = "id, name, description, enabled, builtin, created_at";
+
+fn principal_key(p: &Principal) -> (&'static str, &str) {
+    match p {
+        Principal::User(id) => ("user", id.as_str()),
+        Principal::Client(id) => ("client", id.as_str()),
+    }
+}
+
+fn scope_key(s: &AssignmentScope) -> &str {
+    match s {
+        AssignmentScope::System => "",
+        AssignmentScope::Domain(d) => d.as_str(),
+    }
+}
+
+fn scope_from_key(s: String) -> AssignmentScope {
+    if s.is_empty() {
+        AssignmentScope::System
+    } else {
+        AssignmentScope::Domain(DomainId::from_trusted(s))
+    }
+}
+
+/// Inserts one assignment on any executor of either backend (used inside
+/// the transactions that create users and clients).
+pub(crate) async fn insert_assignment<'e, E, DB>(exec: E, a: &Assignment) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let (kind, id) = principal_key(&a.principal);
+    sqlx::query::<DB>(
+        "INSERT INTO assignments (principal_kind, principal_id, role_id, scope_domain_id) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(kind)
+    .bind(id)
+    .bind(a.role_id.as_str())
+    .bind(scope_key(&a.scope))
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// Inserts one role on any executor of either backend.
+pub(crate) async fn insert_role<'e, E, DB>(exec: E, r: &Role) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO roles (id, name, description, enabled, builtin, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(r.id.as_str())
+    .bind(r.name.as_str())
+    .bind(r.description.as_str())
+    .bind(r.enabled)
+    .bind(r.builtin)
+    .bind(r.created_at.0)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a role; `Conflict` when the name is taken.
+    pub async fn create_role(&self, r: &Role) -> StoreResult<()> {
+        on_pool!(self, write, |pool| insert_role(pool, r).await).map_err(
+            |e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("role {:?}", r.name)),
+                other => other,
+            },
+        )?;
+        Ok(())
+    }
+
+    pub async fn find_role_by_name(&self, name: &str) -> StoreResult<Option<Role>> {
+        let sql = format!("SELECT {COLUMNS} FROM roles WHERE name = $1");
+        let row: Option<RoleRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
+            .bind(name)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(Role::from))
+    }
+
+    /// Every role, by name.
+    pub async fn list_roles(&self) -> StoreResult<Vec<Role>> {
+        let sql = format!("SELECT {COLUMNS} FROM roles ORDER BY name");
+        let rows: Vec<RoleRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(Role::from).collect())
+    }
+
+    /// Grants a role; `Conflict` when the principal already holds it in
+    /// that scope.
+    pub async fn grant(&self, a: &Assignment) -> StoreResult<()> {
+        on_pool!(self, write, |pool| insert_assignment(pool, a).await).map_err(|e| {
+            match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("that role assignment".into()),
+                other => other,
+            }
+        })
+    }
+
+    /// Withdraws a role; `false` when the principal did not hold it there.
+    pub async fn revoke_grant(&self, a: &Assignment) -> StoreResult<bool> {
+        let (kind, id) = principal_key(&a.principal);
+        let done = on_pool!(self, write, |pool| {
+            sqlx::query(
+                "DELETE FROM assignments WHERE principal_kind = $1 AND principal_id = $2 AND role_id = $3
+                   AND scope_domain_id = $4",
+            )
+            .bind(kind)
+            .bind(id)
+            .bind(a.role_id.as_str())
+            .bind(scope_key(&a.scope))
+            .execute(pool)
+            .await.map(|r| r.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Roles a principal holds, with the scope of each.
+    pub async fn roles_of(&self, principal: &Principal) -> StoreResult<Vec<RoleGrant>> {
+        let (kind, id) = principal_key(principal);
+        let rows: Vec<GrantRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(
+                "SELECT r.id, r.name, r.description, r.enabled, r.builtin, r.created_at, a.scope_domain_id
+                 FROM assignments a JOIN roles r ON r.id = a.role_id
+                 WHERE a.principal_kind = $1 AND a.principal_id = $2
+                 ORDER BY r.name, a.scope_domain_id",
+            )
+            .bind(kind)
+            .bind(id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RoleGrant {
+                role: Role::from(r.role),
+                scope: scope_from_key(r.scope_domain_id),
+            })
+            .collect())
+    }
+
+    pub async fn roles_of_user(&self, id: &UserId) -> StoreResult<Vec<RoleGrant>> {
+        self.roles_of(&Principal::User(id.clone())).await
+    }
+
+    pub async fn roles_of_client(&self, id: &ClientId) -> StoreResult<Vec<RoleGrant>> {
+        self.roles_of(&Principal::Client(id.clone())).await
+    }
+}

@@ -1,0 +1,287 @@
+//! Users: creation with their initial role grants, lookups, enable and
+//! disable, password changes, and the failed-login counter behind lockout.
+
+use crate::roles::insert_assignment;
+use crate::{on_pool, Store, StoreError, StoreResult};
+use std::time::Duration;
+use tessera_model::{Assignment, DomainId, Timestamp, User, UserId};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    domain_id: String,
+    name: String,
+    common_name: Option<String>,
+    distinguished_name: Option<String>,
+    password_hash: Option<String>,
+    enabled: bool,
+    emergency: bool,
+    failed_logins: i64,
+    first_failed_at: Option<i64>,
+    locked_until: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> User {
+        User {
+            id: UserId::from_trusted(r.id),
+            domain_id: DomainId::from_trusted(r.domain_id),
+            name: r.name,
+            common_name: r.common_name,
+            distinguished_name: r.distinguished_name,
+            password_hash: r.password_hash,
+            enabled: r.enabled,
+            emergency: r.emergency,
+            failed_logins: r.failed_logins,
+            first_failed_at: r.first_failed_at.map(Timestamp),
+            locked_until: r.locked_until.map(Timestamp),
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, domain_id, name, common_name, distinguished_name, password_hash, enabled, \
+     emergency, failed_logins, first_failed_at, locked_until, created_at, updated_at";
+
+/// The outcome of recording one failed login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedLogin {
+    /// Failures counted in the current window (0 once a lockout starts).
+    pub failures: i64,
+    /// Set when this failure started a lockout.
+    pub locked_until: Option<Timestamp>,
+}
+
+/// Inserts one user (with no failures counted) on any executor of either
+/// backend.
+pub(crate) async fn insert_user<'e, E, DB>(exec: E, u: &User) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO users (id, domain_id, name, common_name, distinguished_name, password_hash,
+            enabled, emergency, failed_logins, first_failed_at, locked_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, NULL, NULL, $9, $10)",
+    )
+    .bind(u.id.as_str())
+    .bind(u.domain_id.as_str())
+    .bind(u.name.as_str())
+    .bind(u.common_name.as_deref())
+    .bind(u.distinguished_name.as_deref())
+    .bind(u.password_hash.as_deref())
+    .bind(u.enabled)
+    .bind(u.emergency)
+    .bind(u.created_at.0)
+    .bind(u.updated_at.0)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a user and its initial assignments in one transaction:
+    /// either all of it lands or none does.
+    pub async fn create_user(&self, u: &User, assignments: &[Assignment]) -> StoreResult<()> {
+        let result: Result<(), sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                insert_user(&mut *tx, u).await?;
+                for a in assignments {
+                    insert_assignment(&mut *tx, a).await?;
+                }
+                tx.commit().await
+            }
+            .await
+        });
+        result.map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("user {:?} in that domain", u.name))
+            }
+            other => other,
+        })
+    }
+
+    /// The user called `name` (any letter case) in `domain`.
+    pub async fn find_user_by_name(
+        &self,
+        domain: &DomainId,
+        name: &str,
+    ) -> StoreResult<Option<User>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM users WHERE domain_id = $1 AND lower(name) = lower($2)");
+        let row: Option<UserRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(&sql)
+                .bind(domain.as_str())
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(User::from))
+    }
+
+    pub async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(User::from))
+    }
+
+    /// Users of one domain, or of all, ordered by name.
+    pub async fn list_users(&self, domain: Option<&DomainId>) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = match domain {
+            Some(d) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM users WHERE domain_id = $1 ORDER BY lower(name)"
+                );
+                on_pool!(self, read, |pool| sqlx::query_as(&sql)
+                    .bind(d.as_str())
+                    .fetch_all(pool)
+                    .await)?
+            }
+            None => {
+                let sql = format!("SELECT {COLUMNS} FROM users ORDER BY domain_id, lower(name)");
+                on_pool!(self, read, |pool| sqlx::query_as(&sql)
+                    .fetch_all(pool)
+                    .await)?
+            }
+        };
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// `false` when no such user exists.
+    pub async fn set_user_enabled(
+        &self,
+        id: &UserId,
+        enabled: bool,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = on_pool!(self, write, |pool| {
+            sqlx::query("UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(enabled)
+                .bind(now.0)
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Replaces the password hash. `false` when no such user exists.
+    pub async fn set_password_hash(
+        &self,
+        id: &UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = on_pool!(self, write, |pool| {
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(now.0)
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Lifts a lockout and forgets counted failures.
+    pub async fn unlock_user(&self, id: &UserId, now: Timestamp) -> StoreResult<bool> {
+        let done = on_pool!(self, write, |pool| {
+            sqlx::query(
+                "UPDATE users SET locked_until = NULL, failed_logins = 0, first_failed_at = NULL, updated_at = $1
+                 WHERE id = $2",
+            )
+            .bind(now.0)
+            .bind(id.as_str())
+            .execute(pool)
+            .await.map(|r| r.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Counts one failed login inside the `window` that began with the
+    /// first counted failure; the `max`th failure locks the account until
+    /// `now + lock_for` and restarts the count. Atomic per user, so
+    /// concurrent failures on any node are all counted.
+    pub async fn record_failed_login(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+        window: Duration,
+        max: u32,
+        lock_for: Duration,
+    ) -> StoreResult<FailedLogin> {
+        let window_start = now.minus(window).0;
+        let until = now.plus(lock_for).0;
+        let result: Result<FailedLogin, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let failures: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET
+                        failed_logins = CASE WHEN first_failed_at IS NULL OR first_failed_at <= $1
+                                             THEN 1 ELSE failed_logins + 1 END,
+                        first_failed_at = CASE WHEN first_failed_at IS NULL OR first_failed_at <= $1
+                                               THEN $2 ELSE first_failed_at END
+                     WHERE id = $3
+                     RETURNING failed_logins",
+                )
+                .bind(window_start)
+                .bind(now.0)
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(failures) = failures else {
+                    tx.rollback().await?;
+                    return Ok(FailedLogin { failures: 0, locked_until: None });
+                };
+                let outcome = if max > 0 && failures >= i64::from(max) {
+                    sqlx::query(
+                        "UPDATE users SET locked_until = $1, failed_logins = 0, first_failed_at = NULL,
+                            updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(until)
+                    .bind(now.0)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    FailedLogin { failures: 0, locked_until: Some(Timestamp(until)) }
+                } else {
+                    FailedLogin { failures, locked_until: None }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+            .await
+        });
+        Ok(result?)
+    }
+
+    /// Forgets counted failures after a good login. Writes only when there
+    /// is something to forget, so the common login costs no write here.
+    pub async fn clear_failed_logins(&self, id: &UserId) -> StoreResult<()> {
+        on_pool!(self, write, |pool| {
+            sqlx::query("UPDATE users SET failed_logins = 0, first_failed_at = NULL WHERE id = $1 AND failed_logins > 0")
+                .bind(id.as_str())
+                .execute(pool)
+                .await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}
