@@ -1,1 +1,50 @@
-//! placeholder
+//! Tessera's HTTP surface. `app` assembles the router: each front door
+//! under `doors/`, plus Tessera's own endpoints. Doors translate their wire
+//! shape to core calls and the core's answers back; nothing here touches
+//! the store.
+
+pub mod ops;
+
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_core::Core;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Facts about the connection a request arrived on, set by the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub remote: SocketAddr,
+    /// Whether the connection is TLS (cookies get `Secure`).
+    pub tls: bool,
+}
+
+/// The state every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+}
+
+impl AppState {
+    pub fn new(core: Arc<Core>) -> Self {
+        AppState { core }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let server = &state.core.config.server;
+    let limit = server.max_body_bytes;
+    let timeout: Duration = server.request_timeout;
+    Router::new()
+        .merge(ops::routes())
+        .fallback(ops::not_found)
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}

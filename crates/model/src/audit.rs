@@ -65,7 +65,10 @@ impl AuditKind {
 pub struct NewAuditEvent {
     pub at: Timestamp,
     pub kind: AuditKind,
-    /// Who acted or was acted on: user id, client id or `service`.
+    /// Who did it, when not the subject itself: `cli`, `admin-token`, or
+    /// an administrator's user id.
+    pub actor: Option<String>,
+    /// Who it happened to: user id, client id or `service`.
     pub subject: Option<String>,
     /// The name the caller gave, kept even when no such user exists.
     pub subject_name: Option<String>,

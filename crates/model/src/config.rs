@@ -329,13 +329,37 @@ impl Default for EnvelopeLoginDoor {
 }
 
 /// What the gateway does with a request that carries no valid token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Unauthenticated {
     #[serde(rename = "401")]
     Reject,
     /// 302 to `/login?service=...` (seed 001).
     #[serde(rename = "redirect")]
     Redirect,
+}
+
+// Accepts `"401"`, `401` (as `TESSERA_GATEWAY__UNAUTHENTICATED=401` arrives)
+// and `"redirect"`.
+impl<'de> Deserialize<'de> for Unauthenticated {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(401) => Ok(Unauthenticated::Reject),
+            Raw::Text(t) if t == "401" => Ok(Unauthenticated::Reject),
+            Raw::Text(t) if t == "redirect" => Ok(Unauthenticated::Redirect),
+            Raw::Int(n) => Err(serde::de::Error::custom(format!(
+                "{n} is not a choice; use \"401\" or \"redirect\""
+            ))),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "{t:?} is not a choice; use \"401\" or \"redirect\""
+            ))),
+        }
+    }
 }
 
 /// One gateway rule: which principals may call `methods` on `path`.
@@ -512,6 +536,21 @@ mod tests {
     fn unknown_keys_are_rejected_by_name() {
         let err = toml::from_str::<Config>("[server]\nlistn = \"127.0.0.1:1\"\n").unwrap_err();
         assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn unauthenticated_accepts_the_number_and_the_words() {
+        for (text, want) in [
+            ("401", Unauthenticated::Reject),
+            ("\"401\"", Unauthenticated::Reject),
+            ("\"redirect\"", Unauthenticated::Redirect),
+        ] {
+            let c: Config =
+                toml::from_str(&format!("[gateway]\nunauthenticated = {text}\n")).unwrap();
+            assert_eq!(c.gateway.unauthenticated, want, "{text}");
+        }
+        let err = toml::from_str::<Config>("[gateway]\nunauthenticated = \"302\"\n").unwrap_err();
+        assert!(err.to_string().contains("redirect"), "{err}");
     }
 
     #[test]

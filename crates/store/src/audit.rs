@@ -8,6 +8,7 @@ struct AuditRow {
     id: i64,
     at: i64,
     kind: String,
+    actor: Option<String>,
     subject: Option<String>,
     subject_name: Option<String>,
     domain: Option<String>,
@@ -26,6 +27,7 @@ impl TryFrom<AuditRow> for AuditEvent {
             event: NewAuditEvent {
                 at: Timestamp(r.at),
                 kind,
+                actor: r.actor,
                 subject: r.subject,
                 subject_name: r.subject_name,
                 domain: r.domain,
@@ -39,7 +41,7 @@ impl TryFrom<AuditRow> for AuditEvent {
 /// Filters for reading the audit trail; newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    /// Matches the subject id or the name the caller gave.
+    /// Matches the subject id, the name the caller gave, or the actor.
     pub subject: Option<String>,
     pub kind: Option<AuditKind>,
     pub since: Option<Timestamp>,
@@ -60,11 +62,12 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 for e in events {
                     sqlx::query(
-                        "INSERT INTO audit_events (at, kind, subject, subject_name, domain, door, detail)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        "INSERT INTO audit_events (at, kind, actor, subject, subject_name, domain, door, detail)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(e.at.0)
                     .bind(e.kind.as_str())
+                    .bind(&e.actor)
                     .bind(&e.subject)
                     .bind(&e.subject_name)
                     .bind(&e.domain)
@@ -84,8 +87,8 @@ impl Store {
         let limit = i64::from(if q.limit == 0 { 100 } else { q.limit });
         let rows: Vec<AuditRow> = on_pool!(self, read, |pool| {
             sqlx::query_as(
-                "SELECT id, at, kind, subject, subject_name, domain, door, detail FROM audit_events
-                 WHERE ($1 IS NULL OR subject = $1 OR subject_name = $1)
+                "SELECT id, at, kind, actor, subject, subject_name, domain, door, detail FROM audit_events
+                 WHERE ($1 IS NULL OR subject = $1 OR subject_name = $1 OR actor = $1)
                    AND ($2 IS NULL OR kind = $2)
                    AND ($3 IS NULL OR at >= $3)
                    AND ($4 IS NULL OR at < $4)

@@ -141,7 +141,7 @@ impl Store {
         Ok(row.map(User::from))
     }
 
-    /// Users of one domain, or of all, ordered by name.
+    /// Users of one domain, or of all, ordered by domain name, then name.
     pub async fn list_users(&self, domain: Option<&DomainId>) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = match domain {
             Some(d) => {
@@ -154,7 +154,14 @@ impl Store {
                     .await)?
             }
             None => {
-                let sql = format!("SELECT {COLUMNS} FROM users ORDER BY domain_id, lower(name)");
+                let cols: Vec<String> = COLUMNS
+                    .split(", ")
+                    .map(|c| format!("u.{}", c.trim()))
+                    .collect();
+                let sql = format!(
+                    "SELECT {} FROM users u JOIN domains d ON d.id = u.domain_id ORDER BY lower(d.name), lower(u.name)",
+                    cols.join(", ")
+                );
                 on_pool!(self, read, |pool| sqlx::query_as(&sql)
                     .fetch_all(pool)
                     .await)?

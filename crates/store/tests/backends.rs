@@ -1,6 +1,8 @@
 //! Store behaviour, checked on every backend: SQLite always, PostgreSQL
 //! when `TESSERA_TEST_POSTGRES` holds a URL (each test in a fresh schema).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 use tessera_model::session::TokenHash;
 use tessera_model::*;
@@ -451,6 +453,7 @@ async fn audit_events_filter_by_subject_kind_and_time() {
         let ev = |at: i64, kind, who: &str| NewAuditEvent {
             at: Timestamp(at),
             kind,
+            actor: None,
             subject: Some(who.into()),
             subject_name: Some(who.into()),
             domain: Some("local".into()),

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tessera` command.
+
+fn main() -> std::process::ExitCode {
+    tessera::cli::main()
+}

@@ -94,6 +94,7 @@ CREATE TABLE audit_events (
     id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at           BIGINT NOT NULL,
     kind         TEXT NOT NULL,
+    actor        TEXT,
     subject      TEXT,
     subject_name TEXT,
     domain       TEXT,
@@ -103,6 +104,7 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_at ON audit_events (at);
 CREATE INDEX audit_subject ON audit_events (subject, at);
 CREATE INDEX audit_kind ON audit_events (kind, at);
+CREATE INDEX audit_actor ON audit_events (actor, at);
 
 -- Facts every node of a cluster must agree on (bootstrap marker, service
 -- token hash, key-file fingerprint).

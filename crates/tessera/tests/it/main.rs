@@ -1,1 +1,11 @@
+//! Tessera's integration tests: one binary, one module per door or
+//! feature. Each test starts the real server on port 0 with a temporary
+//! data dir and speaks HTTPS to it with reqwest; CLI tests run the real
+//! `tessera` binary against the same store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod cli;
+mod foundation;

@@ -1,0 +1,86 @@
+//! Domain administration.
+
+use super::{names, DEFAULT_DOMAIN};
+use crate::audit::Actor;
+use crate::error::{AuthError, AuthResult};
+use crate::{random, Core};
+use tessera_model::{Domain, DomainId, IdentitySource};
+
+impl Core {
+    /// The domain a login or command names, or the default domain when it
+    /// names none. Names match in any letter case.
+    pub async fn domain_named(&self, name: Option<&str>) -> AuthResult<Domain> {
+        let name = name.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_DOMAIN);
+        self.store
+            .find_domain_by_name(name)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("domain {name:?}")))
+    }
+
+    pub async fn domain_add(
+        &self,
+        actor: &Actor,
+        name: &str,
+        description: &str,
+    ) -> AuthResult<Domain> {
+        names::domain(name)?;
+        names::text("description", description, 1024)?;
+        let now = self.now();
+        let d = Domain {
+            id: DomainId::from_bytes(random::id_bytes()),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            source: IdentitySource::Local,
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_domain(&d).await?;
+        self.audit
+            .admin_change(
+                now,
+                actor,
+                None,
+                Some(&d.name),
+                format!("domain {:?} added", d.name),
+            )
+            .await?;
+        Ok(d)
+    }
+
+    pub async fn domain_list(&self) -> AuthResult<Vec<Domain>> {
+        Ok(self.store.list_domains().await?)
+    }
+
+    /// Enables or disables a domain. Disabling refuses its logins and
+    /// every token of its users. The default domain cannot be disabled: it
+    /// holds the admin and emergency accounts that must always work.
+    pub async fn domain_set_enabled(
+        &self,
+        actor: &Actor,
+        name: &str,
+        enabled: bool,
+    ) -> AuthResult<Domain> {
+        let mut d = self.domain_named(Some(name)).await?;
+        if !enabled && d.name.eq_ignore_ascii_case(DEFAULT_DOMAIN) {
+            return Err(AuthError::InvalidInput(format!(
+                "the default domain {DEFAULT_DOMAIN:?} cannot be disabled: it holds the admin and emergency \
+                 accounts; disable its users one by one instead"
+            )));
+        }
+        let now = self.now();
+        self.store.set_domain_enabled(&d.id, enabled, now).await?;
+        d.enabled = enabled;
+        let verb = if enabled { "enabled" } else { "disabled" };
+        self.audit
+            .admin_change(
+                now,
+                actor,
+                None,
+                Some(&d.name),
+                format!("domain {:?} {verb}", d.name),
+            )
+            .await?;
+        Ok(d)
+    }
+}

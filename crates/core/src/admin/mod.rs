@@ -1,0 +1,17 @@
+//! Identity administration shared by the CLI and the admin API: domains,
+//! users, roles, assignments and OAuth2 clients. Every change is checked
+//! here (names, references, secrets) and audited, whichever surface asked.
+
+mod clients;
+mod domains;
+pub mod names;
+mod roles;
+mod users;
+
+pub use clients::{ClientSecretInput, ClientView, CreatedClient, NewClient, GRANT_TYPES};
+pub use roles::RoleTarget;
+pub use users::{CreatedUser, NewUser, RoleView, UserView};
+
+/// The domain that exists from the first start and that logins naming no
+/// domain use.
+pub const DEFAULT_DOMAIN: &str = "local";

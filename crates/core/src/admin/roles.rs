@@ -1,0 +1,138 @@
+//! Role administration and role assignments.
+
+use super::names;
+use crate::audit::Actor;
+use crate::error::{AuthError, AuthResult};
+use crate::{random, Core};
+use tessera_model::{Assignment, AssignmentScope, Principal, Role, RoleId};
+
+/// Whom a grant or revocation is about.
+#[derive(Debug, Clone)]
+pub struct RoleTarget {
+    pub user: String,
+    /// The user's domain; the default domain when `None`.
+    pub domain: Option<String>,
+    /// System scope (a "vdc role") instead of the user's own domain (a
+    /// "tenant role").
+    pub system: bool,
+}
+
+impl Core {
+    pub async fn role_named(&self, name: &str) -> AuthResult<Role> {
+        self.store
+            .find_role_by_name(name)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("role {name:?}")))
+    }
+
+    pub async fn role_add(&self, actor: &Actor, name: &str, description: &str) -> AuthResult<Role> {
+        names::role(name)?;
+        names::text("description", description, 1024)?;
+        let now = self.now();
+        let r = Role {
+            id: RoleId::from_bytes(random::id_bytes()),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            enabled: true,
+            builtin: false,
+            created_at: now,
+        };
+        self.store.create_role(&r).await?;
+        self.audit
+            .admin_change(now, actor, None, None, format!("role {:?} added", r.name))
+            .await?;
+        Ok(r)
+    }
+
+    pub async fn role_list(&self) -> AuthResult<Vec<Role>> {
+        Ok(self.store.list_roles().await?)
+    }
+
+    async fn assignment_for(
+        &self,
+        role: &str,
+        target: &RoleTarget,
+    ) -> AuthResult<(Assignment, String, String)> {
+        let role = self.role_named(role).await?;
+        let (domain, user) = self
+            .user_named(target.domain.as_deref(), &target.user)
+            .await?;
+        let scope = if target.system {
+            AssignmentScope::System
+        } else {
+            AssignmentScope::Domain(domain.id.clone())
+        };
+        let where_ = if target.system {
+            "system".to_owned()
+        } else {
+            format!("domain {:?}", domain.name)
+        };
+        let a = Assignment {
+            principal: Principal::User(user.id.clone()),
+            role_id: role.id,
+            scope,
+        };
+        Ok((
+            a,
+            user.id.to_string(),
+            format!("role {:?} for {:?} in {where_}", role.name, user.name),
+        ))
+    }
+
+    /// Grants `role` to a user, on the system or on the user's domain.
+    pub async fn role_grant(
+        &self,
+        actor: &Actor,
+        role: &str,
+        target: &RoleTarget,
+    ) -> AuthResult<()> {
+        let (a, user_id, what) = self.assignment_for(role, target).await?;
+        self.store
+            .grant(&a)
+            .await
+            .map_err(|e| match AuthError::from(e) {
+                AuthError::Conflict(_) => AuthError::Conflict(what.clone()),
+                other => other,
+            })?;
+        self.audit
+            .admin_change(
+                self.now(),
+                actor,
+                Some((&user_id, &target.user)),
+                target.domain.as_deref(),
+                format!("granted {what}"),
+            )
+            .await
+    }
+
+    /// Withdraws `role` from a user; `NotFound` when it was not held there.
+    pub async fn role_revoke(
+        &self,
+        actor: &Actor,
+        role: &str,
+        target: &RoleTarget,
+    ) -> AuthResult<()> {
+        let (a, user_id, what) = self.assignment_for(role, target).await?;
+        if !self.store.revoke_grant(&a).await? {
+            return Err(AuthError::NotFound(what));
+        }
+        self.audit
+            .admin_change(
+                self.now(),
+                actor,
+                Some((&user_id, &target.user)),
+                target.domain.as_deref(),
+                format!("revoked {what}"),
+            )
+            .await
+    }
+
+    /// Looks up every role name, failing on the first unknown one.
+    pub(crate) async fn roles_named(&self, names: &[String]) -> AuthResult<Vec<Role>> {
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            out.push(self.role_named(n).await?);
+        }
+        Ok(out)
+    }
+}

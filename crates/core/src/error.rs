@@ -1,0 +1,86 @@
+//! The core's error type. Each variant says what happened in the product's
+//! terms; each front door decides how it looks on its wire.
+
+use std::time::Duration;
+use tessera_model::Timestamp;
+use tessera_store::StoreError;
+
+/// Why a core operation did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user, wrong password, or an account that may not log in this
+    /// way: one variant, so no door can tell them apart by accident.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The presented token is not one this server issued.
+    #[error("unknown token")]
+    UnknownToken,
+    #[error("token revoked")]
+    Revoked,
+    /// Past its absolute lifetime.
+    #[error("token expired")]
+    Expired,
+    /// Unused for longer than its idle timeout.
+    #[error("token idle too long")]
+    Idle,
+    #[error("user disabled")]
+    UserDisabled,
+    /// The account is locked; its tokens are refused until `until`.
+    #[error("account locked")]
+    Locked { until: Timestamp },
+    #[error("domain disabled")]
+    DomainDisabled,
+    /// The per-user token cap refuses another token for `retry_after`.
+    #[error("token limit reached")]
+    TokenLimit { retry_after: Duration },
+    /// Authenticated, but not allowed to do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// An OAuth2 error with its RFC 6749 name and a description fit for
+    /// the caller.
+    #[error("{code}: {description}")]
+    OAuth {
+        code: &'static str,
+        description: String,
+    },
+    /// The caller sent something unusable; the text says what to fix.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// Too many password checks queued; try again shortly.
+    #[error("busy")]
+    Busy,
+    /// An external identity source (directory) did not answer.
+    #[error("identity source unavailable: {0}")]
+    SourceUnavailable(String),
+    #[error("store: {0}")]
+    Store(#[source] StoreError),
+    /// A fault inside Tessera; logged, never shown to a client.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type AuthResult<T> = Result<T, AuthError>;
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AuthError::Conflict(what),
+            StoreError::NotFound(what) => AuthError::NotFound(what),
+            other => AuthError::Store(other),
+        }
+    }
+}
+
+impl AuthError {
+    /// An RFC 6749 error.
+    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+        AuthError::OAuth {
+            code,
+            description: description.into(),
+        }
+    }
+}

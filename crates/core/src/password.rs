@@ -1,0 +1,229 @@
+//! Argon2id password hashing on a bounded worker pool. Hashing runs in
+//! `spawn_blocking` behind a semaphore sized to the cores, so a storm of
+//! logins queues here instead of starving token checks; past a bounded
+//! queue, callers get `Busy` rather than waiting without end.
+
+use crate::error::{AuthError, AuthResult};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tessera_model::config::PasswordConfig;
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+/// Longest accepted password, in bytes: beyond this Argon2 input is just a
+/// way to burn CPU.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Hashes and verifies passwords. Cheap to clone.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    argon: Argon2<'static>,
+    permits: Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    /// A hash of a random password under the configured parameters:
+    /// verifying against it makes an unknown user cost what a known one does.
+    dummy: String,
+}
+
+impl PasswordHasher {
+    /// `workers` is the number of hashes that may run at once (0 = cores).
+    pub fn new(cfg: &PasswordConfig, workers: usize) -> AuthResult<Self> {
+        let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
+            .map_err(|e| AuthError::InvalidInput(format!("argon2 parameters: {e}")))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let workers = if workers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        } else {
+            workers
+        };
+        let dummy = hash_with(&argon, crate::random::password().as_bytes())?;
+        Ok(PasswordHasher {
+            inner: Arc::new(Inner {
+                argon,
+                permits: Semaphore::new(workers),
+                waiting: AtomicUsize::new(0),
+                max_waiting: workers * 256,
+                dummy,
+            }),
+        })
+    }
+
+    /// The PHC string of a new hash of `password`.
+    pub async fn hash(&self, password: Zeroizing<String>) -> AuthResult<String> {
+        check_length(&password)?;
+        self.run(move |argon| hash_with(argon, password.as_bytes()))
+            .await?
+    }
+
+    /// Whether `password` matches `phc`. With no hash (unknown user, or a
+    /// user without a local password) it still spends the same work on a
+    /// dummy hash and answers `false`.
+    pub async fn verify(
+        &self,
+        password: Zeroizing<String>,
+        phc: Option<String>,
+    ) -> AuthResult<bool> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        let inner = self.inner.clone();
+        self.run(move |argon| {
+            let (target, real) = match &phc {
+                Some(p) => (p.as_str(), true),
+                None => (inner.dummy.as_str(), false),
+            };
+            let Ok(parsed) = PasswordHash::new(target) else {
+                // A stored hash we cannot read: do the dummy work, fail closed.
+                let _ = verify_with(argon, password.as_bytes(), &inner.dummy);
+                return false;
+            };
+            let ok = argon.verify_password(password.as_bytes(), &parsed).is_ok();
+            ok && real
+        })
+        .await
+    }
+
+    /// Whether `phc` was made with other parameters than the configured
+    /// ones (and so should be replaced at the next good login).
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return true;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        let want = self.inner.argon.params();
+        parsed.algorithm.as_str() != "argon2id"
+            || params.m_cost() != want.m_cost()
+            || params.t_cost() != want.t_cost()
+            || params.p_cost() != want.p_cost()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> AuthResult<T> {
+        let inner = &self.inner;
+        if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.max_waiting {
+            inner.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AuthError::Busy);
+        }
+        let permit = inner.permits.acquire().await;
+        inner.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(|_| AuthError::Internal("password pool closed".into()))?;
+        let me = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&me.argon))
+            .await
+            .map_err(|e| AuthError::Internal(format!("password worker: {e}")))
+    }
+}
+
+fn check_length(password: &str) -> AuthResult<()> {
+    if password.is_empty() {
+        return Err(AuthError::InvalidInput("the password is empty".into()));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AuthError::InvalidInput(format!(
+            "the password is longer than {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> AuthResult<String> {
+    let salt = SaltString::encode_b64(&crate::random::bytes32()[..16])
+        .map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+    argon
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
+}
+
+fn verify_with(argon: &Argon2<'_>, password: &[u8], phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| argon.verify_password(password, &h).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::new(
+            &PasswordConfig {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            2,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_are_argon2id_phc_strings() {
+        let h = fast();
+        let phc = h.hash(Zeroizing::new("s3cret".into())).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
+        assert!(h
+            .verify(Zeroizing::new("s3cret".into()), Some(phc.clone()))
+            .await
+            .unwrap());
+        assert!(!h
+            .verify(Zeroizing::new("s3cres".into()), Some(phc.clone()))
+            .await
+            .unwrap());
+        assert!(!h.needs_rehash(&phc));
+    }
+
+    #[tokio::test]
+    async fn unknown_users_and_garbage_hashes_fail_closed() {
+        let h = fast();
+        assert!(!h
+            .verify(Zeroizing::new("anything".into()), None)
+            .await
+            .unwrap());
+        assert!(!h
+            .verify(Zeroizing::new("x".into()), Some("not a hash".into()))
+            .await
+            .unwrap());
+        assert!(h.needs_rehash("not a hash"));
+    }
+
+    #[tokio::test]
+    async fn empty_and_huge_passwords_are_refused_with_a_reason() {
+        let h = fast();
+        let err = h.hash(Zeroizing::new(String::new())).await.unwrap_err();
+        assert!(err.to_string().contains("empty"));
+        let err = h.hash(Zeroizing::new("x".repeat(2000))).await.unwrap_err();
+        assert!(err.to_string().contains("1024"));
+    }
+
+    #[tokio::test]
+    async fn other_parameters_ask_for_a_rehash() {
+        let h = fast();
+        let other = PasswordHasher::new(
+            &PasswordConfig {
+                memory_kib: 128,
+                iterations: 1,
+                parallelism: 1,
+            },
+            1,
+        )
+        .unwrap();
+        let phc = other.hash(Zeroizing::new("pw".into())).await.unwrap();
+        assert!(h
+            .verify(Zeroizing::new("pw".into()), Some(phc.clone()))
+            .await
+            .unwrap());
+        assert!(h.needs_rehash(&phc));
+    }
+}

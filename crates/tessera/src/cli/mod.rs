@@ -1,0 +1,217 @@
+//! The command line. Every command works directly on the configured store,
+//! through the same core operations the admin API uses.
+
+mod client;
+mod domain;
+mod output;
+mod role;
+mod serve;
+mod user;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tessera_core::{Core, SystemClock};
+use tessera_model::config::Config;
+use zeroize::Zeroizing;
+
+use crate::config::{self, Overrides};
+
+/// Token authentication server and API gateway for REST management APIs.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (default: ./tessera.toml when present).
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides data_dir and TESSERA_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Create the data dir, store, certificate and admin user, then exit.
+    Init,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Manage roles and role assignments.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
+    /// Manage domains.
+    #[command(subcommand)]
+    Domain(domain::DomainCommand),
+    /// Manage OAuth2 clients.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it, secrets redacted.
+    Check {
+        /// The file to check (default: --config).
+        file: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line and maps failure to one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `outer: inner: innermost`, the way operators read errors.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn init_logging(format: LogFormat, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen: None,
+    };
+    match cli.command {
+        Command::Serve(args) => serve::run(cli.config.as_deref(), overrides, args).await,
+        Command::Init => serve::init(cli.config.as_deref(), &overrides).await,
+        Command::Config(ConfigCommand::Check { file }) => {
+            let file = file.or(cli.config);
+            let config = config::load(file.as_deref(), &overrides)?;
+            print!("{}", config::render(&config)?);
+            eprintln!("configuration OK");
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, user::run(&core, cmd).await).await
+        }
+        Command::Role(cmd) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, role::run(&core, cmd).await).await
+        }
+        Command::Domain(cmd) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, domain::run(&core, cmd).await).await
+        }
+        Command::Client(cmd) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, client::run(&core, cmd).await).await
+        }
+    }
+}
+
+/// Closes the store cleanly whatever the command's outcome.
+async fn finish(core: &Core, outcome: Result<()>) -> Result<()> {
+    core.store.close().await;
+    outcome
+}
+
+/// Loads the configuration and opens the core on the real clock,
+/// bootstrapping an empty store first.
+async fn open(file: Option<PathBuf>, overrides: &Overrides) -> Result<Arc<Core>> {
+    let config = config::load(file.as_deref(), overrides)?;
+    prepare(Arc::new(config)).await
+}
+
+pub(crate) async fn prepare(config: Arc<Config>) -> Result<Arc<Core>> {
+    let core = crate::runtime::open_core(config.clone(), Arc::new(SystemClock)).await?;
+    let admin_password = std::env::var("TESSERA_ADMIN_PASSWORD")
+        .ok()
+        .map(Zeroizing::new);
+    if let Some(done) = core.bootstrap(admin_password).await? {
+        eprintln!("initialised a new store: domain \"local\", roles admin, _member_, read_only, user \"admin\"");
+        if let Some(pw) = done.generated_password {
+            show_generated_admin_password(&pw, &config)?;
+        }
+    }
+    Ok(core)
+}
+
+/// Shows the generated admin password exactly once: on the terminal when
+/// there is one, else in a file only the owner can read (so it never lands
+/// in a service log).
+fn show_generated_admin_password(pw: &str, config: &Config) -> Result<()> {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+        eprintln!("  admin password (shown once, store it now): {pw}");
+        eprintln!();
+    } else {
+        let path = config.data_dir.join("initial-admin-password");
+        crate::runtime::create_private_dir(&config.data_dir)?;
+        crate::tls::write_private(&path, format!("{pw}\n").as_bytes())?;
+        eprintln!(
+            "the generated admin password is in {} (mode 0600); delete it once stored",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads a secret from standard input, without its final line break.
+pub(crate) fn read_secret_stdin(what: &str) -> Result<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut buf)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    let trimmed = buf
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&buf);
+    if trimmed.is_empty() {
+        anyhow::bail!("the {what} on standard input is empty");
+    }
+    Ok(Zeroizing::new(trimmed.to_owned()))
+}

@@ -1,0 +1,166 @@
+//! `tessera user ...`
+
+use super::{output, read_secret_stdin};
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use tessera_core::admin::NewUser;
+use tessera_core::{Actor, Core};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (prints a generated password unless --password-stdin).
+    Add {
+        name: String,
+        #[arg(long)]
+        domain: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// A role on the whole system ("vdc role"); repeatable.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+        /// A role on the user's own domain ("tenant role"); repeatable.
+        #[arg(long = "domain-role", value_name = "ROLE")]
+        domain_roles: Vec<String>,
+        /// An account that may use only the emergency grant.
+        #[arg(long)]
+        emergency: bool,
+        #[arg(long, value_name = "CN")]
+        common_name: Option<String>,
+        #[arg(long, value_name = "DN")]
+        distinguished_name: Option<String>,
+    },
+    /// List users with their roles.
+    List {
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Refuse the user's logins and tokens.
+    Disable(Target),
+    /// Allow the user again.
+    Enable(Target),
+    /// Lift a lockout now.
+    Unlock(Target),
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    name: String,
+    #[arg(long)]
+    domain: Option<String>,
+}
+
+pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
+    let actor = Actor::Cli;
+    match cmd {
+        UserCommand::Add {
+            name,
+            domain,
+            password_stdin,
+            roles,
+            domain_roles,
+            emergency,
+            common_name,
+            distinguished_name,
+        } => {
+            let password = if password_stdin {
+                Some(read_secret_stdin("password")?)
+            } else {
+                None
+            };
+            let created = core
+                .user_add(
+                    &actor,
+                    NewUser {
+                        domain,
+                        name,
+                        password,
+                        system_roles: roles,
+                        domain_roles,
+                        emergency,
+                        common_name,
+                        distinguished_name,
+                    },
+                )
+                .await?;
+            eprintln!(
+                "added user {:?} to domain {:?} (id {})",
+                created.user.name, created.domain.name, created.user.id
+            );
+            if let Some(pw) = created.generated_password {
+                eprintln!("generated password (shown once):");
+                println!("{}", pw.as_str());
+            }
+        }
+        UserCommand::List { domain, json } => {
+            let users = core.user_list(domain.as_deref()).await?;
+            if json {
+                output::json(&users)?;
+            } else {
+                let rows: Vec<Vec<String>> = users
+                    .iter()
+                    .map(|u| {
+                        let roles: Vec<String> = u
+                            .roles
+                            .iter()
+                            .map(|r| format!("{}@{}", r.name, r.scope))
+                            .collect();
+                        let state = match (u.enabled, u.locked_until) {
+                            (false, _) => "disabled",
+                            (true, Some(_)) => "locked",
+                            (true, None) => "enabled",
+                        };
+                        vec![
+                            u.name.clone(),
+                            u.domain.clone(),
+                            state.to_owned(),
+                            output::yes_no(u.emergency),
+                            roles.join(","),
+                            u.id.to_string(),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &["NAME", "DOMAIN", "STATE", "EMERGENCY", "ROLES", "ID"],
+                    &rows,
+                );
+            }
+        }
+        UserCommand::Passwd {
+            name,
+            domain,
+            password_stdin: _,
+        } => {
+            let password = read_secret_stdin("password")?;
+            core.user_passwd(&actor, domain.as_deref(), &name, password)
+                .await?;
+            eprintln!("password of {name:?} changed");
+        }
+        UserCommand::Disable(t) => {
+            core.user_set_enabled(&actor, t.domain.as_deref(), &t.name, false)
+                .await?;
+            eprintln!("user {:?} disabled", t.name);
+        }
+        UserCommand::Enable(t) => {
+            core.user_set_enabled(&actor, t.domain.as_deref(), &t.name, true)
+                .await?;
+            eprintln!("user {:?} enabled", t.name);
+        }
+        UserCommand::Unlock(t) => {
+            core.user_unlock(&actor, t.domain.as_deref(), &t.name)
+                .await?;
+            eprintln!("user {:?} unlocked", t.name);
+        }
+    }
+    Ok(())
+}

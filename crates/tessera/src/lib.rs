@@ -1,0 +1,9 @@
+//! The `tessera` binary as a library: command line, configuration loading,
+//! TLS and the listener. Integration tests start the server through
+//! `server::start` with their own clock and configuration.
+
+pub mod cli;
+pub mod config;
+pub mod runtime;
+pub mod server;
+pub mod tls;

@@ -1,0 +1,233 @@
+//! Starting and stopping a real Tessera for a test, and running the CLI
+//! against its store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::Arc;
+use tessera::server::RunningServer;
+use tessera_core::{Core, ManualClock};
+use tessera_store::testing::{fresh_postgres_schema, postgres_test_url};
+use zeroize::Zeroizing;
+
+/// The admin password every test server starts with.
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
+/// Which store a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends a test should run on: SQLite always, PostgreSQL when
+/// `TESSERA_TEST_POSTGRES` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    if postgres_test_url().is_some() {
+        out.push(Backend::Postgres);
+    }
+    out
+}
+
+/// What a test server looks like.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    /// Extra TOML appended to the generated configuration.
+    pub toml: String,
+    pub tls: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            backend: Backend::Sqlite,
+            toml: String::new(),
+            tls: true,
+        }
+    }
+}
+
+/// A configured Tessera: its files, its store URL, and (once started) the
+/// running server.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub store_url: String,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    running: Option<RunningServer>,
+}
+
+impl TestServer {
+    /// A server on SQLite with the default configuration.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> TestServer {
+        let server = TestServer::configure(&opts).await;
+        server.boot().await
+    }
+
+    /// Writes the configuration without starting anything (for CLI-only
+    /// tests and restart tests).
+    pub async fn configure(opts: &Options) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store_url = match opts.backend {
+            Backend::Sqlite => format!("sqlite://{}", data.join("tessera.db").display()),
+            Backend::Postgres => fresh_postgres_schema(&postgres_test_url().unwrap())
+                .await
+                .unwrap(),
+        };
+        let tls = if opts.tls { "self-signed" } else { "off" };
+        let toml = format!(
+            "data_dir = {data:?}\n{extra}\n[server]\nlisten = \"127.0.0.1:0\"\ntls = \"{tls}\"\n[store]\nurl = {store_url:?}\n",
+            data = data.display().to_string(),
+            extra = opts.toml,
+        );
+        let config_path = dir.path().join("tessera.toml");
+        std::fs::write(&config_path, toml).unwrap();
+        TestServer {
+            dir,
+            config_path,
+            store_url,
+            clock: ManualClock::starting_now(),
+            client: reqwest::Client::new(),
+            running: None,
+        }
+    }
+
+    /// Starts (or restarts) the server on this configuration.
+    pub async fn boot(mut self) -> TestServer {
+        let config = tessera::config::load(Some(&self.config_path), &Default::default()).unwrap();
+        let core = tessera::runtime::open_core(Arc::new(config), Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        core.bootstrap(Some(Zeroizing::new(ADMIN_PASSWORD.into())))
+            .await
+            .unwrap();
+        let running = tessera::server::start(core, None).await.unwrap();
+        self.client = client_for(&running, &self.data_dir());
+        self.running = Some(running);
+        self
+    }
+
+    /// Stops the server, keeping its files.
+    pub async fn halt(mut self) -> TestServer {
+        if let Some(r) = self.running.take() {
+            let core = r.core.clone();
+            r.stop().await.unwrap();
+            core.store.close().await;
+        }
+        self
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.running.as_ref().expect("server not running").core
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.running
+                .as_ref()
+                .expect("server not running")
+                .base_url()
+        )
+    }
+
+    /// Runs the `tessera` binary on this server's configuration.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        run_cli(&self.config_path, self.dir.path(), args, stdin)
+    }
+}
+
+/// A reqwest client that trusts the server's own certificate (no `-k`).
+fn client_for(running: &RunningServer, data_dir: &Path) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if running.tls {
+        let pem = std::fs::read(data_dir.join("tls/self-signed.crt")).unwrap();
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// What a CLI run printed and how it ended.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "command failed: stderr={} stdout={}",
+            self.stderr, self.stdout
+        );
+        self
+    }
+
+    /// Asserts failure with one clear `error:` line mentioning `needle`.
+    pub fn fails_with(&self, needle: &str) -> &Self {
+        assert_ne!(
+            self.code, 0,
+            "command should have failed: stdout={}",
+            self.stdout
+        );
+        assert!(
+            self.stderr.to_lowercase().contains(&needle.to_lowercase()),
+            "stderr should mention {needle:?}: {}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs `tessera --config FILE ARGS...` in `cwd` with a clean environment.
+pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.arg("--config").arg(config).args(args).current_dir(cwd);
+    for var in tessera::config::NAMED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    CliOutput {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
