@@ -57,9 +57,7 @@ impl Audit {
             detail = %ev.detail,
             "audit"
         );
-        self.store
-            .insert_audit_events(std::slice::from_ref(&ev))
-            .await?;
+        self.store.insert_audit_events(std::slice::from_ref(&ev)).await?;
         Ok(())
     }
 

@@ -5,8 +5,7 @@ use crate::admin::DEFAULT_DOMAIN;
 use crate::error::AuthResult;
 use crate::{random, Core};
 use tessera_model::{
-    Assignment, AssignmentScope, Domain, DomainId, IdentitySource, Principal, Role, RoleId, User,
-    UserId,
+    Assignment, AssignmentScope, Domain, DomainId, IdentitySource, Principal, Role, RoleId, User, UserId,
 };
 use tessera_store::BootstrapRecords;
 use zeroize::Zeroizing;

@@ -39,10 +39,7 @@ pub enum AuthError {
     /// An OAuth2 error with its RFC 6749 name and a description fit for
     /// the caller.
     #[error("{code}: {description}")]
-    OAuth {
-        code: &'static str,
-        description: String,
-    },
+    OAuth { code: &'static str, description: String },
     /// The caller sent something unusable; the text says what to fix.
     #[error("{0}")]
     InvalidInput(String),

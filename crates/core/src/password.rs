@@ -39,9 +39,7 @@ impl PasswordHasher {
             .map_err(|e| AuthError::InvalidInput(format!("argon2 parameters: {e}")))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let workers = if workers == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
             workers
         };
@@ -67,11 +65,7 @@ impl PasswordHasher {
     /// Whether `password` matches `phc`. With no hash (unknown user, or a
     /// user without a local password) it still spends the same work on a
     /// dummy hash and answers `false`.
-    pub async fn verify(
-        &self,
-        password: Zeroizing<String>,
-        phc: Option<String>,
-    ) -> AuthResult<bool> {
+    pub async fn verify(&self, password: Zeroizing<String>, phc: Option<String>) -> AuthResult<bool> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
@@ -187,10 +181,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_users_and_garbage_hashes_fail_closed() {
         let h = fast();
-        assert!(!h
-            .verify(Zeroizing::new("anything".into()), None)
-            .await
-            .unwrap());
+        assert!(!h.verify(Zeroizing::new("anything".into()), None).await.unwrap());
         assert!(!h
             .verify(Zeroizing::new("x".into()), Some("not a hash".into()))
             .await

@@ -22,8 +22,9 @@ async fn healthz_get() -> Response {
 /// The process can do its job: the store answers.
 async fn readyz_get(State(state): State<AppState>) -> Response {
     match state.core.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "store": state.core.store.backend().as_str() }))
-            .into_response(),
+        Ok(()) => {
+            Json(json!({ "status": "ready", "store": state.core.store.backend().as_str() })).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: store unreachable");
             (

@@ -432,10 +432,7 @@ impl Config {
             ("doors.oauth2.api_policy", &self.doors.oauth2.api_policy),
             ("doors.header_login.policy", &self.doors.header_login.policy),
             ("doors.domain_login.policy", &self.doors.domain_login.policy),
-            (
-                "doors.envelope_login.policy",
-                &self.doors.envelope_login.policy,
-            ),
+            ("doors.envelope_login.policy", &self.doors.envelope_login.policy),
         ];
         for (key, name) in policy_refs {
             if !self.policies.contains_key(name.as_str()) {
@@ -454,9 +451,7 @@ impl Config {
         if self.server.tls == TlsMode::Files
             && (self.server.tls_cert.is_none() || self.server.tls_key.is_none())
         {
-            problems.push(
-                "server.tls = \"files\" needs both server.tls_cert and server.tls_key".into(),
-            );
+            problems.push("server.tls = \"files\" needs both server.tls_cert and server.tls_key".into());
         }
         let pw = &self.password;
         if pw.iterations == 0 {
@@ -545,8 +540,7 @@ mod tests {
             ("\"401\"", Unauthenticated::Reject),
             ("\"redirect\"", Unauthenticated::Redirect),
         ] {
-            let c: Config =
-                toml::from_str(&format!("[gateway]\nunauthenticated = {text}\n")).unwrap();
+            let c: Config = toml::from_str(&format!("[gateway]\nunauthenticated = {text}\n")).unwrap();
             assert_eq!(c.gateway.unauthenticated, want, "{text}");
         }
         let err = toml::from_str::<Config>("[gateway]\nunauthenticated = \"302\"\n").unwrap_err();
@@ -558,10 +552,7 @@ mod tests {
         let mut c = Config::default();
         c.doors.domain_login.policy = "nope".into();
         let problems = c.validate().unwrap_err();
-        assert!(
-            problems[0].contains("doors.domain_login.policy"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains("doors.domain_login.policy"), "{problems:?}");
     }
 
     #[test]

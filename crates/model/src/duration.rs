@@ -72,12 +72,7 @@ mod tests {
 
     #[test]
     fn round_trips_the_forms_the_spec_uses() {
-        for (text, secs) in [
-            ("30s", 30),
-            ("10m", 600),
-            ("24h", 86_400),
-            ("1h 30m", 5_400),
-        ] {
+        for (text, secs) in [("30s", 30), ("10m", 600), ("24h", 86_400), ("1h 30m", 5_400)] {
             assert_eq!(parse(text).unwrap(), Duration::from_secs(secs), "{text}");
         }
         assert_eq!(format(Duration::from_secs(86_400)), "24h");

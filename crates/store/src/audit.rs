@@ -19,9 +19,8 @@ struct AuditRow {
 impl TryFrom<AuditRow> for AuditEvent {
     type Error = StoreError;
     fn try_from(r: AuditRow) -> StoreResult<AuditEvent> {
-        let kind = AuditKind::parse(&r.kind).ok_or_else(|| {
-            StoreError::Corrupt(format!("audit event {} has kind {:?}", r.id, r.kind))
-        })?;
+        let kind = AuditKind::parse(&r.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("audit event {} has kind {:?}", r.id, r.kind)))?;
         Ok(AuditEvent {
             id: r.id,
             event: NewAuditEvent {
@@ -36,6 +35,33 @@ impl TryFrom<AuditRow> for AuditEvent {
             },
         })
     }
+}
+
+/// Appends one event on any executor of either backend.
+pub(crate) async fn insert_audit_event<'e, E, DB>(exec: E, e: &NewAuditEvent) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO audit_events (at, kind, actor, subject, subject_name, domain, door, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.at.0)
+    .bind(e.kind.as_str())
+    .bind(e.actor.as_deref())
+    .bind(e.subject.as_deref())
+    .bind(e.subject_name.as_deref())
+    .bind(e.domain.as_deref())
+    .bind(e.door.as_deref())
+    .bind(e.detail.as_str())
+    .execute(exec)
+    .await?;
+    Ok(())
 }
 
 /// Filters for reading the audit trail; newest first.
@@ -61,20 +87,7 @@ impl Store {
             async {
                 let mut tx = pool.begin().await?;
                 for e in events {
-                    sqlx::query(
-                        "INSERT INTO audit_events (at, kind, actor, subject, subject_name, domain, door, detail)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(e.at.0)
-                    .bind(e.kind.as_str())
-                    .bind(&e.actor)
-                    .bind(&e.subject)
-                    .bind(&e.subject_name)
-                    .bind(&e.domain)
-                    .bind(&e.door)
-                    .bind(&e.detail)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_audit_event(&mut *tx, e).await?;
                 }
                 tx.commit().await
             }

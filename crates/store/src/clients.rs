@@ -1,5 +1,6 @@
 //! OAuth2 clients and their client_credentials roles.
 
+use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::roles::insert_assignment;
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::{Assignment, Client, ClientId, Timestamp};
@@ -72,28 +73,25 @@ impl Store {
 
     pub async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY id");
-        let rows: Vec<ClientRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<ClientRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(Client::from).collect())
     }
 
     /// Removes a client, its role assignments and (by cascade) its
     /// sessions. `false` when no such client exists.
-    pub async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
+    pub async fn remove_client(&self, id: &ClientId, now: Timestamp) -> StoreResult<bool> {
         let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "DELETE FROM assignments WHERE principal_kind = 'client' AND principal_id = $1",
-                )
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("DELETE FROM assignments WHERE principal_kind = 'client' AND principal_id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 let done = sqlx::query("DELETE FROM clients WHERE id = $1")
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
+                insert_invalidation(&mut *tx, &Invalidation::Client(id.to_string()), now).await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }

@@ -33,12 +33,7 @@ impl Store {
 
     /// Records `key = value` unless the key is already set. Returns the
     /// value now in force, so racing nodes all agree on the first writer's.
-    pub async fn set_cluster_fact_once(
-        &self,
-        key: &str,
-        value: &str,
-        now: Timestamp,
-    ) -> StoreResult<String> {
+    pub async fn set_cluster_fact_once(&self, key: &str, value: &str, now: Timestamp) -> StoreResult<String> {
         let v: String = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;

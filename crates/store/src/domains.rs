@@ -1,5 +1,6 @@
 //! Domains: namespaces of users, matched by name case-insensitively.
 
+use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::{Domain, DomainId, IdentitySource, Timestamp};
 
@@ -17,9 +18,8 @@ struct DomainRow {
 impl TryFrom<DomainRow> for Domain {
     type Error = StoreError;
     fn try_from(r: DomainRow) -> StoreResult<Domain> {
-        let source = IdentitySource::parse(&r.source).ok_or_else(|| {
-            StoreError::Corrupt(format!("domain {} has source {:?}", r.id, r.source))
-        })?;
+        let source = IdentitySource::parse(&r.source)
+            .ok_or_else(|| StoreError::Corrupt(format!("domain {} has source {:?}", r.id, r.source)))?;
         Ok(Domain {
             id: DomainId::from_trusted(r.id),
             name: r.name,
@@ -86,10 +86,7 @@ impl Store {
     pub async fn find_domain(&self, id: &DomainId) -> StoreResult<Option<Domain>> {
         let sql = format!("SELECT {COLUMNS} FROM domains WHERE id = $1");
         let row: Option<DomainRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as(&sql)
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(pool).await
         })?;
         row.map(Domain::try_from).transpose()
     }
@@ -97,9 +94,7 @@ impl Store {
     /// Every domain, by name.
     pub async fn list_domains(&self) -> StoreResult<Vec<Domain>> {
         let sql = format!("SELECT {COLUMNS} FROM domains ORDER BY lower(name)");
-        let rows: Vec<DomainRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<DomainRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
         rows.into_iter().map(Domain::try_from).collect()
     }
 
@@ -110,15 +105,21 @@ impl Store {
         enabled: bool,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let done = on_pool!(self, write, |pool| {
-            sqlx::query("UPDATE domains SET enabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(enabled)
-                .bind(now.0)
-                .bind(id.as_str())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        Ok(done == 1)
+        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query("UPDATE domains SET enabled = $1, updated_at = $2 WHERE id = $3")
+                    .bind(enabled)
+                    .bind(now.0)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                insert_invalidation(&mut *tx, &Invalidation::Domain(id.to_string()), now).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+            .await
+        });
+        Ok(result?)
     }
 }

@@ -40,10 +40,7 @@ impl Store {
     }
 
     /// Keys still worth publishing at `now`, newest first.
-    pub async fn published_signing_keys(
-        &self,
-        now: Timestamp,
-    ) -> StoreResult<Vec<SigningKeyRecord>> {
+    pub async fn published_signing_keys(&self, now: Timestamp) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows = on_pool!(self, read, |pool| {
             sqlx::query_as(
                 "SELECT kid, algorithm, public_key, private_key_enc, created_at, retired_at, publish_until

@@ -11,6 +11,7 @@ mod clients;
 mod cluster;
 mod domains;
 mod error;
+mod invalidations;
 mod keys;
 mod roles;
 mod sessions;
@@ -20,8 +21,9 @@ mod users;
 pub use audit::AuditQuery;
 pub use cluster::BootstrapRecords;
 pub use error::{StoreError, StoreResult};
+pub use invalidations::Invalidation;
 pub use keys::SigningKeyRecord;
-pub use sessions::{LiveSessionInfo, SessionQuery};
+pub use sessions::{hex, CapCheck, IssueOutcome, LiveSessionInfo, RotateOutcome, SessionQuery};
 pub use users::FailedLogin;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -34,10 +36,7 @@ use std::time::Duration;
 /// A connection to Tessera's store. Cheap to clone (pools are shared).
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite {
-        reader: SqlitePool,
-        writer: SqlitePool,
-    },
+    Sqlite { reader: SqlitePool, writer: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -97,11 +96,7 @@ impl Store {
                 .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-            let readers = if max_connections == 0 {
-                8
-            } else {
-                max_connections
-            };
+            let readers = if max_connections == 0 { 8 } else { max_connections };
             let reader = SqlitePoolOptions::new()
                 .max_connections(readers)
                 .acquire_timeout(Duration::from_secs(30))
@@ -111,11 +106,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
-            let max = if max_connections == 0 {
-                16
-            } else {
-                max_connections
-            };
+            let max = if max_connections == 0 { 16 } else { max_connections };
             let pool = PgPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(10))

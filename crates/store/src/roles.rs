@@ -1,10 +1,10 @@
 //! Roles and role assignments. An assignment's scope is the whole system
 //! (stored as an empty `scope_domain_id`) or one domain.
 
+use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::{
-    Assignment, AssignmentScope, ClientId, DomainId, Principal, Role, RoleGrant, RoleId, Timestamp,
-    UserId,
+    Assignment, AssignmentScope, ClientId, DomainId, Principal, Role, RoleGrant, RoleId, Timestamp, UserId,
 };
 
 #[derive(sqlx::FromRow)]
@@ -43,6 +43,13 @@ fn principal_key(p: &Principal) -> (&'static str, &str) {
     match p {
         Principal::User(id) => ("user", id.as_str()),
         Principal::Client(id) => ("client", id.as_str()),
+    }
+}
+
+fn principal_invalidation(p: &Principal) -> Invalidation {
+    match p {
+        Principal::User(id) => Invalidation::User(id.to_string()),
+        Principal::Client(id) => Invalidation::Client(id.to_string()),
     }
 }
 
@@ -112,12 +119,10 @@ where
 impl Store {
     /// Inserts a role; `Conflict` when the name is taken.
     pub async fn create_role(&self, r: &Role) -> StoreResult<()> {
-        on_pool!(self, write, |pool| insert_role(pool, r).await).map_err(
-            |e| match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("role {:?}", r.name)),
-                other => other,
-            },
-        )?;
+        on_pool!(self, write, |pool| insert_role(pool, r).await).map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("role {:?}", r.name)),
+            other => other,
+        })?;
         Ok(())
     }
 
@@ -133,39 +138,51 @@ impl Store {
     /// Every role, by name.
     pub async fn list_roles(&self) -> StoreResult<Vec<Role>> {
         let sql = format!("SELECT {COLUMNS} FROM roles ORDER BY name");
-        let rows: Vec<RoleRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<RoleRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(Role::from).collect())
     }
 
     /// Grants a role; `Conflict` when the principal already holds it in
     /// that scope.
-    pub async fn grant(&self, a: &Assignment) -> StoreResult<()> {
-        on_pool!(self, write, |pool| insert_assignment(pool, a).await).map_err(|e| {
-            match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict("that role assignment".into()),
-                other => other,
+    pub async fn grant(&self, a: &Assignment, now: Timestamp) -> StoreResult<()> {
+        let result: Result<(), sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                insert_assignment(&mut *tx, a).await?;
+                insert_invalidation(&mut *tx, &principal_invalidation(&a.principal), now).await?;
+                tx.commit().await
             }
+            .await
+        });
+        result.map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("that role assignment".into()),
+            other => other,
         })
     }
 
     /// Withdraws a role; `false` when the principal did not hold it there.
-    pub async fn revoke_grant(&self, a: &Assignment) -> StoreResult<bool> {
+    pub async fn revoke_grant(&self, a: &Assignment, now: Timestamp) -> StoreResult<bool> {
         let (kind, id) = principal_key(&a.principal);
-        let done = on_pool!(self, write, |pool| {
-            sqlx::query(
-                "DELETE FROM assignments WHERE principal_kind = $1 AND principal_id = $2 AND role_id = $3
-                   AND scope_domain_id = $4",
-            )
-            .bind(kind)
-            .bind(id)
-            .bind(a.role_id.as_str())
-            .bind(scope_key(&a.scope))
-            .execute(pool)
-            .await.map(|r| r.rows_affected())
-        })?;
-        Ok(done == 1)
+        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query(
+                    "DELETE FROM assignments WHERE principal_kind = $1 AND principal_id = $2 AND role_id = $3
+                       AND scope_domain_id = $4",
+                )
+                .bind(kind)
+                .bind(id)
+                .bind(a.role_id.as_str())
+                .bind(scope_key(&a.scope))
+                .execute(&mut *tx)
+                .await?;
+                insert_invalidation(&mut *tx, &principal_invalidation(&a.principal), now).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+            .await
+        });
+        Ok(result?)
     }
 
     /// Roles a principal holds, with the scope of each.

@@ -1,10 +1,12 @@
 //! Sessions: the server-side record of every token. Looked up by the
 //! SHA-256 of the token; the token itself is never stored.
 
+use crate::audit::insert_audit_event;
+use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::session::TokenHash;
 use tessera_model::{
-    ClientId, DomainId, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId,
+    ClientId, DomainId, NewAuditEvent, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId,
 };
 
 #[derive(sqlx::FromRow)]
@@ -131,6 +133,83 @@ pub struct LiveSessionInfo {
     pub idle_timeout_ms: Option<i64>,
 }
 
+impl LiveSessionInfo {
+    /// When this session stops being usable if nothing else happens.
+    pub fn dies_at(&self) -> Option<Timestamp> {
+        let idle_end = self
+            .idle_timeout_ms
+            .map(|ms| Timestamp(self.last_used_at.0.saturating_add(ms)));
+        match (self.expires_at, idle_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn alive_at(&self, now: Timestamp) -> bool {
+        self.dies_at().is_none_or(|t| t > now)
+    }
+}
+
+const LIVE_ACCESS_SQL: &str = "SELECT id, token_hash, created_at, last_used_at, expires_at, idle_timeout_ms
+     FROM sessions
+     WHERE user_id = $1 AND kind = 'access' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+     ORDER BY created_at, id";
+
+#[derive(sqlx::FromRow)]
+struct LiveRow {
+    id: String,
+    token_hash: Vec<u8>,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: Option<i64>,
+    idle_timeout_ms: Option<i64>,
+}
+
+impl LiveRow {
+    fn into_info(self) -> Option<LiveSessionInfo> {
+        let hash: [u8; 32] = self.token_hash.as_slice().try_into().ok()?;
+        Some(LiveSessionInfo {
+            id: SessionId::from_trusted(self.id),
+            token_hash: TokenHash(hash),
+            created_at: Timestamp(self.created_at),
+            last_used_at: Timestamp(self.last_used_at),
+            expires_at: self.expires_at.map(Timestamp),
+            idle_timeout_ms: self.idle_timeout_ms,
+        })
+    }
+}
+
+/// The per-user cap to enforce while issuing.
+#[derive(Debug, Clone)]
+pub struct CapCheck {
+    pub user: UserId,
+    pub max: u32,
+    /// Revoke the oldest instead of refusing.
+    pub evict_oldest: bool,
+}
+
+/// What `issue_sessions` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    /// Recorded; `evicted` lists sessions revoked to make room.
+    Issued { evicted: Vec<(SessionId, TokenHash)> },
+    /// At the cap; nothing written. `retry_at` is when the first live
+    /// session dies (`None`: never, on its own).
+    Refused { retry_at: Option<Timestamp> },
+}
+
+/// What `rotate_refresh` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    Rotated,
+    AlreadyUsed,
+}
+
+/// Lowercase hex of a token hash (the invalidation log's form).
+pub fn hex(h: &TokenHash) -> String {
+    h.0.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[derive(sqlx::FromRow)]
 struct RevokedRow {
     id: String,
@@ -157,10 +236,7 @@ impl Store {
     pub async fn find_session_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Session>> {
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1");
         let row: Option<SessionRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as(&sql)
-                .bind(&hash.0[..])
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(&sql).bind(&hash.0[..]).fetch_optional(pool).await
         })?;
         row.map(Session::try_from).transpose()
     }
@@ -199,48 +275,21 @@ impl Store {
     }
 
     /// A user's access sessions that are neither revoked nor past their
-    /// absolute expiry at `now`, oldest first.
+    /// absolute expiry at `now`, oldest first (idle expiry is for the
+    /// caller to judge: its idle clocks may be newer than the store's).
     pub async fn live_access_sessions(
         &self,
         user: &UserId,
         now: Timestamp,
     ) -> StoreResult<Vec<LiveSessionInfo>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            id: String,
-            token_hash: Vec<u8>,
-            created_at: i64,
-            last_used_at: i64,
-            expires_at: Option<i64>,
-            idle_timeout_ms: Option<i64>,
-        }
-        let rows: Vec<Row> = on_pool!(self, read, |pool| {
-            sqlx::query_as(
-                "SELECT id, token_hash, created_at, last_used_at, expires_at, idle_timeout_ms FROM sessions
-                 WHERE user_id = $1 AND kind = 'access' AND revoked_at IS NULL
-                   AND (expires_at IS NULL OR expires_at > $2)
-                 ORDER BY created_at, id",
-            )
-            .bind(user.as_str())
-            .bind(now.0)
-            .fetch_all(pool)
-            .await
+        let rows: Vec<LiveRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as(LIVE_ACCESS_SQL)
+                .bind(user.as_str())
+                .bind(now.0)
+                .fetch_all(pool)
+                .await
         })?;
-        rows.into_iter()
-            .map(|r| {
-                let hash: [u8; 32] = r.token_hash.as_slice().try_into().map_err(|_| {
-                    StoreError::Corrupt(format!("session {}: token hash length", r.id))
-                })?;
-                Ok(LiveSessionInfo {
-                    id: SessionId::from_trusted(r.id),
-                    token_hash: TokenHash(hash),
-                    created_at: Timestamp(r.created_at),
-                    last_used_at: Timestamp(r.last_used_at),
-                    expires_at: r.expires_at.map(Timestamp),
-                    idle_timeout_ms: r.idle_timeout_ms,
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().filter_map(LiveRow::into_info).collect())
     }
 
     /// Revokes one session; returns its token hash when it was live.
@@ -250,23 +299,16 @@ impl Store {
         now: Timestamp,
         reason: &str,
     ) -> StoreResult<Option<TokenHash>> {
-        let rows: Vec<RevokedRow> = on_pool!(self, write, |pool| {
-            sqlx::query_as(
-                "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL
-                 RETURNING id, token_hash",
-            )
-            .bind(now.0)
-            .bind(reason)
-            .bind(id.as_str())
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(revoked(rows).into_iter().next().map(|(_, h)| h))
+        let rows = self
+            .revoke_where("id = $3", id.as_str(), now, reason, |hashes| {
+                hashes.iter().map(|(_, h)| Invalidation::Token(hex(h))).collect()
+            })
+            .await?;
+        Ok(rows.into_iter().next().map(|(_, h)| h))
     }
 
     /// Revokes a user's sessions: access and refresh tokens always, proxy
-    /// tokens only when `with_proxy`. Returns what it revoked, so caches
-    /// can drop those entries.
+    /// tokens only when `with_proxy`. Returns what it revoked.
     pub async fn revoke_user_sessions(
         &self,
         user: &UserId,
@@ -274,20 +316,16 @@ impl Store {
         now: Timestamp,
         reason: &str,
     ) -> StoreResult<Vec<(SessionId, TokenHash)>> {
-        let rows: Vec<RevokedRow> = on_pool!(self, write, |pool| {
-            sqlx::query_as(
-                "UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-                 WHERE user_id = $3 AND revoked_at IS NULL AND (kind <> 'proxy' OR $4)
-                 RETURNING id, token_hash",
-            )
-            .bind(now.0)
-            .bind(reason)
-            .bind(user.as_str())
-            .bind(with_proxy)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(revoked(rows))
+        let filter = if with_proxy {
+            "user_id = $3"
+        } else {
+            "user_id = $3 AND kind <> 'proxy'"
+        };
+        let uid = user.as_str().to_owned();
+        self.revoke_where(filter, user.as_str(), now, reason, move |_| {
+            vec![Invalidation::UserSessions(uid.clone())]
+        })
+        .await
     }
 
     /// Revokes every live session of a refresh family.
@@ -297,19 +335,151 @@ impl Store {
         now: Timestamp,
         reason: &str,
     ) -> StoreResult<Vec<(SessionId, TokenHash)>> {
-        let rows: Vec<RevokedRow> = on_pool!(self, write, |pool| {
-            sqlx::query_as(
-                "UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-                 WHERE family_id = $3 AND revoked_at IS NULL
-                 RETURNING id, token_hash",
-            )
-            .bind(now.0)
-            .bind(reason)
-            .bind(family.as_str())
-            .fetch_all(pool)
+        self.revoke_where("family_id = $3", family.as_str(), now, reason, |hashes| {
+            hashes.iter().map(|(_, h)| Invalidation::Token(hex(h))).collect()
+        })
+        .await
+    }
+
+    /// Revokes the live sessions matching `filter` (which reads its one
+    /// argument as `$3`) and records the invalidations `invs` derives from
+    /// them, in one transaction.
+    async fn revoke_where(
+        &self,
+        filter: &str,
+        arg: &str,
+        now: Timestamp,
+        reason: &str,
+        invs: impl Fn(&[(SessionId, TokenHash)]) -> Vec<Invalidation>,
+    ) -> StoreResult<Vec<(SessionId, TokenHash)>> {
+        let sql = format!(
+            "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE {filter} AND revoked_at IS NULL
+             RETURNING id, token_hash"
+        );
+        let result: Result<Vec<(SessionId, TokenHash)>, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let rows: Vec<RevokedRow> = sqlx::query_as(&sql)
+                    .bind(now.0)
+                    .bind(reason)
+                    .bind(arg)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let done = revoked(rows);
+                if !done.is_empty() {
+                    for inv in invs(&done) {
+                        insert_invalidation(&mut *tx, &inv, now).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
             .await
-        })?;
-        Ok(revoked(rows))
+        });
+        Ok(result?)
+    }
+
+    /// Records newly issued sessions with their audit events, in one
+    /// transaction. With `cap`, first counts the user's live access
+    /// sessions (serialised per user on every backend): at the cap it
+    /// either refuses, saying when the first one frees up, or revokes the
+    /// oldest to make room.
+    pub async fn issue_sessions(
+        &self,
+        sessions: &[Session],
+        cap: Option<&CapCheck>,
+        audit: &[NewAuditEvent],
+        now: Timestamp,
+    ) -> StoreResult<IssueOutcome> {
+        let result: Result<IssueOutcome, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let mut evicted = Vec::new();
+                if let Some(cap) = cap {
+                    // A no-op write: takes the user's row lock on PostgreSQL and
+                    // the write lock on SQLite, so concurrent logins count in turn.
+                    sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                        .bind(cap.user.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    let rows: Vec<LiveRow> = sqlx::query_as(LIVE_ACCESS_SQL)
+                        .bind(cap.user.as_str())
+                        .bind(now.0)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let live: Vec<LiveSessionInfo> =
+                        rows.into_iter().filter_map(LiveRow::into_info).filter(|s| s.alive_at(now)).collect();
+                    let max = usize::try_from(cap.max).unwrap_or(usize::MAX);
+                    if live.len() >= max {
+                        if !cap.evict_oldest {
+                            tx.rollback().await?;
+                            let retry_at = live.iter().filter_map(|s| s.dies_at()).min();
+                            return Ok(IssueOutcome::Refused { retry_at });
+                        }
+                        for old in live.iter().take(live.len() + 1 - max) {
+                            sqlx::query(
+                                "UPDATE sessions SET revoked_at = $1, revoke_reason = 'evicted' WHERE id = $2",
+                            )
+                            .bind(now.0)
+                            .bind(old.id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                            insert_invalidation(&mut *tx, &Invalidation::Token(hex(&old.token_hash)), now).await?;
+                            evicted.push((old.id.clone(), old.token_hash));
+                        }
+                    }
+                }
+                for s in sessions {
+                    insert_session(&mut *tx, s).await?;
+                }
+                for e in audit {
+                    insert_audit_event(&mut *tx, e).await?;
+                }
+                tx.commit().await?;
+                Ok(IssueOutcome::Issued { evicted })
+            }
+            .await
+        });
+        Ok(result?)
+    }
+
+    /// Retires refresh token `old` and records its successors, in one
+    /// transaction. `AlreadyUsed` when `old` was no longer live (a replay,
+    /// or a concurrent use that won the race): nothing is written then.
+    pub async fn rotate_refresh(
+        &self,
+        old: &SessionId,
+        successors: &[Session],
+        audit: &[NewAuditEvent],
+        now: Timestamp,
+    ) -> StoreResult<RotateOutcome> {
+        let result: Result<RotateOutcome, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'rotated'
+                     WHERE id = $2 AND kind = 'refresh' AND revoked_at IS NULL",
+                )
+                .bind(now.0)
+                .bind(old.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(RotateOutcome::AlreadyUsed);
+                }
+                for s in successors {
+                    insert_session(&mut *tx, s).await?;
+                }
+                for e in audit {
+                    insert_audit_event(&mut *tx, e).await?;
+                }
+                tx.commit().await?;
+                Ok(RotateOutcome::Rotated)
+            }
+            .await
+        });
+        Ok(result?)
     }
 
     /// Writes idle clocks in one transaction; a stored clock only moves
@@ -322,13 +492,11 @@ impl Store {
             async {
                 let mut tx = pool.begin().await?;
                 for (id, at) in touches {
-                    sqlx::query(
-                        "UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1",
-                    )
-                    .bind(at.0)
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1")
+                        .bind(at.0)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await
             }

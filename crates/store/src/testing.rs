@@ -29,9 +29,7 @@ pub async fn fresh_postgres_schema(base_url: &str) -> StoreResult<String> {
         .await?;
     conn.close().await?;
     let sep = if base_url.contains('?') { '&' } else { '?' };
-    Ok(format!(
-        "{base_url}{sep}options=-c%20search_path%3D{schema}"
-    ))
+    Ok(format!("{base_url}{sep}options=-c%20search_path%3D{schema}"))
 }
 
 fn rand_suffix() -> String {

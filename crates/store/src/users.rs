@@ -1,6 +1,7 @@
 //! Users: creation with their initial role grants, lookups, enable and
 //! disable, password changes, and the failed-login counter behind lockout.
 
+use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::roles::insert_assignment;
 use crate::{on_pool, Store, StoreError, StoreResult};
 use std::time::Duration;
@@ -43,8 +44,7 @@ impl From<UserRow> for User {
     }
 }
 
-const COLUMNS: &str =
-    "id, domain_id, name, common_name, distinguished_name, password_hash, enabled, \
+const COLUMNS: &str = "id, domain_id, name, common_name, distinguished_name, password_hash, enabled, \
      emergency, failed_logins, first_failed_at, locked_until, created_at, updated_at";
 
 /// The outcome of recording one failed login.
@@ -105,21 +105,14 @@ impl Store {
             .await
         });
         result.map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("user {:?} in that domain", u.name))
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(format!("user {:?} in that domain", u.name)),
             other => other,
         })
     }
 
     /// The user called `name` (any letter case) in `domain`.
-    pub async fn find_user_by_name(
-        &self,
-        domain: &DomainId,
-        name: &str,
-    ) -> StoreResult<Option<User>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM users WHERE domain_id = $1 AND lower(name) = lower($2)");
+    pub async fn find_user_by_name(&self, domain: &DomainId, name: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE domain_id = $1 AND lower(name) = lower($2)");
         let row: Option<UserRow> = on_pool!(self, read, |pool| {
             sqlx::query_as(&sql)
                 .bind(domain.as_str())
@@ -133,10 +126,7 @@ impl Store {
     pub async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as(&sql)
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(pool).await
         })?;
         Ok(row.map(User::from))
     }
@@ -145,57 +135,46 @@ impl Store {
     pub async fn list_users(&self, domain: Option<&DomainId>) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = match domain {
             Some(d) => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM users WHERE domain_id = $1 ORDER BY lower(name)"
-                );
+                let sql = format!("SELECT {COLUMNS} FROM users WHERE domain_id = $1 ORDER BY lower(name)");
                 on_pool!(self, read, |pool| sqlx::query_as(&sql)
                     .bind(d.as_str())
                     .fetch_all(pool)
                     .await)?
             }
             None => {
-                let cols: Vec<String> = COLUMNS
-                    .split(", ")
-                    .map(|c| format!("u.{}", c.trim()))
-                    .collect();
+                let cols: Vec<String> = COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect();
                 let sql = format!(
                     "SELECT {} FROM users u JOIN domains d ON d.id = u.domain_id ORDER BY lower(d.name), lower(u.name)",
                     cols.join(", ")
                 );
-                on_pool!(self, read, |pool| sqlx::query_as(&sql)
-                    .fetch_all(pool)
-                    .await)?
+                on_pool!(self, read, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?
             }
         };
         Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// `false` when no such user exists.
-    pub async fn set_user_enabled(
-        &self,
-        id: &UserId,
-        enabled: bool,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
-        let done = on_pool!(self, write, |pool| {
-            sqlx::query("UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(enabled)
-                .bind(now.0)
-                .bind(id.as_str())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        Ok(done == 1)
+    pub async fn set_user_enabled(&self, id: &UserId, enabled: bool, now: Timestamp) -> StoreResult<bool> {
+        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query("UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3")
+                    .bind(enabled)
+                    .bind(now.0)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                insert_invalidation(&mut *tx, &Invalidation::User(id.to_string()), now).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+            .await
+        });
+        Ok(result?)
     }
 
     /// Replaces the password hash. `false` when no such user exists.
-    pub async fn set_password_hash(
-        &self,
-        id: &UserId,
-        hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
+    pub async fn set_password_hash(&self, id: &UserId, hash: &str, now: Timestamp) -> StoreResult<bool> {
         let done = on_pool!(self, write, |pool| {
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(hash)
@@ -210,17 +189,24 @@ impl Store {
 
     /// Lifts a lockout and forgets counted failures.
     pub async fn unlock_user(&self, id: &UserId, now: Timestamp) -> StoreResult<bool> {
-        let done = on_pool!(self, write, |pool| {
-            sqlx::query(
-                "UPDATE users SET locked_until = NULL, failed_logins = 0, first_failed_at = NULL, updated_at = $1
-                 WHERE id = $2",
-            )
-            .bind(now.0)
-            .bind(id.as_str())
-            .execute(pool)
-            .await.map(|r| r.rows_affected())
-        })?;
-        Ok(done == 1)
+        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE users SET locked_until = NULL, failed_logins = 0, first_failed_at = NULL, updated_at = $1
+                     WHERE id = $2",
+                )
+                .bind(now.0)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                insert_invalidation(&mut *tx, &Invalidation::User(id.to_string()), now).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+            .await
+        });
+        Ok(result?)
     }
 
     /// Counts one failed login inside the `window` that began with the
@@ -256,7 +242,10 @@ impl Store {
                 .await?;
                 let Some(failures) = failures else {
                     tx.rollback().await?;
-                    return Ok(FailedLogin { failures: 0, locked_until: None });
+                    return Ok(FailedLogin {
+                        failures: 0,
+                        locked_until: None,
+                    });
                 };
                 let outcome = if max > 0 && failures >= i64::from(max) {
                     sqlx::query(
@@ -268,9 +257,16 @@ impl Store {
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                    FailedLogin { failures: 0, locked_until: Some(Timestamp(until)) }
+                    insert_invalidation(&mut *tx, &Invalidation::User(id.to_string()), now).await?;
+                    FailedLogin {
+                        failures: 0,
+                        locked_until: Some(Timestamp(until)),
+                    }
                 } else {
-                    FailedLogin { failures, locked_until: None }
+                    FailedLogin {
+                        failures,
+                        locked_until: None,
+                    }
                 };
                 tx.commit().await?;
                 Ok(outcome)

@@ -7,7 +7,10 @@ use std::time::Duration;
 use tessera_model::session::TokenHash;
 use tessera_model::*;
 use tessera_store::testing::{fresh_postgres_schema, postgres_test_url};
-use tessera_store::{AuditQuery, BootstrapRecords, SessionQuery, Store, StoreError};
+use tessera_store::{
+    AuditQuery, BootstrapRecords, CapCheck, Invalidation, IssueOutcome, RotateOutcome, SessionQuery, Store,
+    StoreError,
+};
 
 /// One store per backend under test, each empty.
 async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
@@ -96,11 +99,7 @@ async fn domains_are_unique_and_found_in_any_case() {
     for (backend, store, _dir) in stores().await {
         let d = domain("Marketing");
         store.create_domain(&d).await.unwrap();
-        let found = store
-            .find_domain_by_name("marketing")
-            .await
-            .unwrap()
-            .unwrap();
+        let found = store.find_domain_by_name("marketing").await.unwrap().unwrap();
         assert_eq!(found, d, "{backend}");
         let dup = store.create_domain(&domain("MARKETING")).await.unwrap_err();
         assert!(matches!(dup, StoreError::Conflict(_)), "{backend}: {dup}");
@@ -161,24 +160,16 @@ async fn a_user_and_its_roles_land_together_or_not_at_all() {
         }];
         assert!(store.create_user(&bob, &ghost).await.is_err(), "{backend}");
         assert!(
-            store
-                .find_user_by_name(&d.id, "bob")
-                .await
-                .unwrap()
-                .is_none(),
+            store.find_user_by_name(&d.id, "bob").await.unwrap().is_none(),
             "{backend}"
         );
 
-        let found = store
-            .find_user_by_name(&d.id, "Alice")
-            .await
-            .unwrap()
-            .unwrap();
+        let found = store.find_user_by_name(&d.id, "Alice").await.unwrap().unwrap();
         assert_eq!(found.id, u.id);
-        assert!(store.revoke_grant(&grants[1]).await.unwrap());
-        assert!(!store.revoke_grant(&grants[1]).await.unwrap());
+        assert!(store.revoke_grant(&grants[1], T0).await.unwrap());
+        assert!(!store.revoke_grant(&grants[1], T0).await.unwrap());
         assert!(matches!(
-            store.grant(&grants[0]).await.unwrap_err(),
+            store.grant(&grants[0], T0).await.unwrap_err(),
             StoreError::Conflict(_)
         ));
     }
@@ -220,12 +211,7 @@ async fn failed_logins_lock_at_the_limit_and_the_window_restarts_the_count() {
         assert!(now_user.is_locked(later), "{backend}");
         assert!(!now_user.is_locked(later.plus(lock)), "{backend}");
         assert!(store.unlock_user(&u.id, later).await.unwrap());
-        assert!(!store
-            .find_user(&u.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_locked(later));
+        assert!(!store.find_user(&u.id).await.unwrap().unwrap().is_locked(later));
     }
 }
 
@@ -241,13 +227,7 @@ async fn concurrent_failures_are_all_counted() {
             let (store, id) = (store.clone(), u.id.clone());
             tasks.push(tokio::spawn(async move {
                 store
-                    .record_failed_login(
-                        &id,
-                        T0,
-                        Duration::from_secs(300),
-                        100,
-                        Duration::from_secs(60),
-                    )
+                    .record_failed_login(&id, T0, Duration::from_secs(300), 100, Duration::from_secs(60))
                     .await
                     .unwrap()
             }));
@@ -304,11 +284,7 @@ async fn sessions_are_found_by_hash_and_revoked_by_user_and_family() {
             .revoke_user_sessions(&u.id, false, T0, "logout")
             .await
             .unwrap();
-        assert_eq!(
-            gone,
-            vec![(a.id.clone(), a.token_hash.unwrap())],
-            "{backend}"
-        );
+        assert_eq!(gone, vec![(a.id.clone(), a.token_hash.unwrap())], "{backend}");
         assert!(store
             .find_session(&proxy.id)
             .await
@@ -438,8 +414,8 @@ async fn clients_carry_grants_and_leave_with_their_roles() {
             store.create_client(&c, &[]).await.unwrap_err(),
             StoreError::Conflict(_)
         ));
-        assert!(store.remove_client(&c.id).await.unwrap());
-        assert!(!store.remove_client(&c.id).await.unwrap());
+        assert!(store.remove_client(&c.id, T0).await.unwrap());
+        assert!(!store.remove_client(&c.id, T0).await.unwrap());
         assert!(
             store.roles_of_client(&c.id).await.unwrap().is_empty(),
             "{backend}"
@@ -515,4 +491,201 @@ async fn audit_events_filter_by_subject_kind_and_time() {
             .unwrap();
         assert_eq!((first.len(), rest.len()), (2, 1), "{backend}");
     }
+}
+
+#[tokio::test]
+async fn the_cap_refuses_with_the_first_death_or_evicts_the_oldest() {
+    for (backend, store, _dir) in stores().await {
+        let d = domain("local");
+        store.create_domain(&d).await.unwrap();
+        let u = user(&d, "gina");
+        store.create_user(&u, &[]).await.unwrap();
+        let cap = CapCheck {
+            user: u.id.clone(),
+            max: 2,
+            evict_oldest: false,
+        };
+        let mut first = session(&u, TokenKind::Access, None);
+        first.last_used_at = T0.plus(Duration::from_secs(30));
+        let second = session(&u, TokenKind::Access, None);
+        for s in [&first, &second] {
+            let out = store
+                .issue_sessions(std::slice::from_ref(s), Some(&cap), &[], T0)
+                .await
+                .unwrap();
+            assert_eq!(out, IssueOutcome::Issued { evicted: vec![] }, "{backend}");
+        }
+        // Proxy tokens do not count against the cap.
+        let proxy = session(&u, TokenKind::Proxy, None);
+        store.issue_sessions(&[proxy], Some(&cap), &[], T0).await.unwrap();
+        let mut third = session(&u, TokenKind::Access, None);
+        let out = store
+            .issue_sessions(std::slice::from_ref(&third), Some(&cap), &[], T0)
+            .await
+            .unwrap();
+        // `second` idles out first: 10 minutes after T0.
+        assert_eq!(
+            out,
+            IssueOutcome::Refused {
+                retry_at: Some(T0.plus(Duration::from_secs(600)))
+            },
+            "{backend}"
+        );
+        assert!(
+            store.find_session(&third.id).await.unwrap().is_none(),
+            "a refused issue writes nothing"
+        );
+
+        // Once a session idles out, it no longer counts.
+        let later = T0.plus(Duration::from_secs(601));
+        (third.created_at, third.last_used_at) = (later, later);
+        let out = store
+            .issue_sessions(std::slice::from_ref(&third), Some(&cap), &[], later)
+            .await
+            .unwrap();
+        assert_eq!(out, IssueOutcome::Issued { evicted: vec![] }, "{backend}");
+
+        let evict = CapCheck {
+            evict_oldest: true,
+            ..cap
+        };
+        let fourth = session(&u, TokenKind::Access, None);
+        let out = store
+            .issue_sessions(&[fourth], Some(&evict), &[], later)
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            IssueOutcome::Issued {
+                evicted: vec![(first.id.clone(), first.token_hash.unwrap())]
+            },
+            "{backend}"
+        );
+        assert_eq!(
+            store
+                .find_session(&first.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoke_reason
+                .as_deref(),
+            Some("evicted")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_once() {
+    for (backend, store, _dir) in stores().await {
+        let d = domain("local");
+        store.create_domain(&d).await.unwrap();
+        let u = user(&d, "hank");
+        store.create_user(&u, &[]).await.unwrap();
+        let fam = id(SessionId::from_bytes);
+        let r1 = session(&u, TokenKind::Refresh, Some(&fam));
+        store.insert_session(&r1).await.unwrap();
+        let next = [
+            session(&u, TokenKind::Access, Some(&fam)),
+            session(&u, TokenKind::Refresh, Some(&fam)),
+        ];
+        assert_eq!(
+            store.rotate_refresh(&r1.id, &next, &[], T0).await.unwrap(),
+            RotateOutcome::Rotated,
+            "{backend}"
+        );
+        let again = [session(&u, TokenKind::Access, Some(&fam))];
+        assert_eq!(
+            store.rotate_refresh(&r1.id, &again, &[], T0).await.unwrap(),
+            RotateOutcome::AlreadyUsed
+        );
+        assert!(
+            store.find_session(&again[0].id).await.unwrap().is_none(),
+            "{backend}"
+        );
+        assert_eq!(
+            store
+                .find_session(&r1.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoke_reason
+                .as_deref(),
+            Some("rotated")
+        );
+    }
+}
+
+#[tokio::test]
+async fn changes_that_stale_caches_are_logged_for_every_node() {
+    for (backend, store, _dir) in stores().await {
+        let start = store.latest_invalidation_id().await.unwrap();
+        let d = domain("local");
+        store.create_domain(&d).await.unwrap();
+        let u = user(&d, "ivy");
+        store.create_user(&u, &[]).await.unwrap();
+        let s = session(&u, TokenKind::Access, None);
+        store.insert_session(&s).await.unwrap();
+        store.revoke_session(&s.id, T0, "logout").await.unwrap();
+        store.set_user_enabled(&u.id, false, T0).await.unwrap();
+        store.set_domain_enabled(&d.id, false, T0).await.unwrap();
+        store
+            .revoke_user_sessions(&u.id, true, T0, "force")
+            .await
+            .unwrap();
+        let seen: Vec<Invalidation> = store
+            .invalidations_after(start, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                Invalidation::Token(tessera_store::hex(&s.token_hash.unwrap())),
+                Invalidation::User(u.id.to_string()),
+                Invalidation::Domain(d.id.to_string()),
+            ],
+            "{backend}: nothing was live for the mass revocation, so it logs nothing"
+        );
+        assert_eq!(
+            store
+                .purge_invalidations(T0.plus(Duration::from_secs(1)))
+                .await
+                .unwrap(),
+            3
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_nodes_are_woken_by_invalidations() {
+    let Some(base) = postgres_test_url() else {
+        return;
+    };
+    let url = fresh_postgres_schema(&base).await.unwrap();
+    let a = Store::connect(&url, 2).await.unwrap();
+    let b = Store::connect(&url, 2).await.unwrap();
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::spawn({
+        let (b, wake) = (b.clone(), wake.clone());
+        async move { b.listen_invalidations(wake).await }
+    });
+    // Keep poking until the listener is up and a notification arrives.
+    let woke = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            a.record_invalidations(&[Invalidation::User("x".into())], T0)
+                .await
+                .unwrap();
+            if tokio::time::timeout(Duration::from_millis(200), wake.notified())
+                .await
+                .is_ok()
+            {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(woke.is_ok(), "node b was never woken");
+    listener.abort();
 }

@@ -37,8 +37,8 @@ pub fn master_key(config: &Config) -> Result<MasterKey> {
         crate::tls::write_private(&path, MasterKey::generate_text().as_bytes())?;
         tracing::info!(path = %path.display(), "created a master key file; back it up with the store");
     }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading master key {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading master key {}", path.display()))?;
     MasterKey::from_text(&text).with_context(|| format!("master key file {}", path.display()))
 }
 
@@ -70,11 +70,7 @@ pub fn redact_url(url: &str) -> String {
             format!(
                 "{}://{user}{}{}",
                 &url[..scheme_end],
-                if userinfo.contains(':') {
-                    ":[redacted]"
-                } else {
-                    ""
-                },
+                if userinfo.contains(':') { ":[redacted]" } else { "" },
                 &url[at..]
             )
         }

@@ -37,11 +37,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// `https://127.0.0.1:PORT` (or `http://...`).
     pub fn base_url(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.tls { "https" } else { "http" },
-            self.addr
-        )
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stops accepting, lets requests in flight finish, and waits.
@@ -69,15 +65,9 @@ pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<Run
     let (tx, rx) = oneshot::channel::<()>();
     let header_timeout = config.server.header_read_timeout;
     let is_tls = tls.is_some();
-    let task = tokio::spawn(accept_loop(
-        listener,
-        tls,
-        router,
-        header_timeout,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let task = tokio::spawn(accept_loop(listener, tls, router, header_timeout, async move {
+        let _ = rx.await;
+    }));
     Ok(RunningServer {
         addr,
         tls: is_tls,
@@ -118,8 +108,7 @@ async fn accept_loop(
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, remote, true, router, header_timeout, watcher)
-                                .await
+                            serve_connection(stream, remote, true, router, header_timeout, watcher).await
                         }
                         Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),

@@ -45,8 +45,7 @@ pub fn server_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path)
-        .with_context(|| format!("reading TLS certificate {}", path.display()))?;
+    let pem = std::fs::read(path).with_context(|| format!("reading TLS certificate {}", path.display()))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<_, _>>()
         .with_context(|| format!("parsing TLS certificate {}", path.display()))?;
@@ -66,11 +65,7 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 /// Names the certificate covers: loopback, the machine's host name and
 /// the configured listen address.
 fn subject_names(config: &Config) -> Vec<String> {
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     let ip = config.server.listen.ip();
     if !ip.is_unspecified() && !ip.is_loopback() {
         names.push(ip.to_string());
@@ -86,8 +81,8 @@ fn subject_names(config: &Config) -> Vec<String> {
 
 fn generate_self_signed(cert_path: &Path, key_path: &Path, config: &Config) -> Result<()> {
     let names = subject_names(config);
-    let certified = rcgen::generate_simple_self_signed(names.clone())
-        .context("generating a self-signed certificate")?;
+    let certified =
+        rcgen::generate_simple_self_signed(names.clone()).context("generating a self-signed certificate")?;
     if let Some(dir) = cert_path.parent() {
         crate::runtime::create_private_dir(dir)?;
     }

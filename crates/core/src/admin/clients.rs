@@ -9,12 +9,7 @@ use tessera_model::{Assignment, AssignmentScope, Client, ClientId, Principal, Ti
 use zeroize::Zeroizing;
 
 /// The grant types Tessera implements (SPEC §3.1).
-pub const GRANT_TYPES: [&str; 4] = [
-    "password",
-    "emergency",
-    "refresh_token",
-    "client_credentials",
-];
+pub const GRANT_TYPES: [&str; 4] = ["password", "emergency", "refresh_token", "client_credentials"];
 
 /// How a new client authenticates.
 #[derive(Debug)]
@@ -167,7 +162,7 @@ impl Core {
     /// Removes a client; its tokens die with it.
     pub async fn client_remove(&self, actor: &Actor, id: &str) -> AuthResult<()> {
         let cid = ClientId(id.to_owned());
-        if !self.store.remove_client(&cid).await? {
+        if !self.store.remove_client(&cid, self.now()).await? {
             return Err(AuthError::NotFound(format!("client {id:?}")));
         }
         self.audit

@@ -17,12 +17,7 @@ impl Core {
             .ok_or_else(|| AuthError::NotFound(format!("domain {name:?}")))
     }
 
-    pub async fn domain_add(
-        &self,
-        actor: &Actor,
-        name: &str,
-        description: &str,
-    ) -> AuthResult<Domain> {
+    pub async fn domain_add(&self, actor: &Actor, name: &str, description: &str) -> AuthResult<Domain> {
         names::domain(name)?;
         names::text("description", description, 1024)?;
         let now = self.now();
@@ -55,12 +50,7 @@ impl Core {
     /// Enables or disables a domain. Disabling refuses its logins and
     /// every token of its users. The default domain cannot be disabled: it
     /// holds the admin and emergency accounts that must always work.
-    pub async fn domain_set_enabled(
-        &self,
-        actor: &Actor,
-        name: &str,
-        enabled: bool,
-    ) -> AuthResult<Domain> {
+    pub async fn domain_set_enabled(&self, actor: &Actor, name: &str, enabled: bool) -> AuthResult<Domain> {
         let mut d = self.domain_named(Some(name)).await?;
         if !enabled && d.name.eq_ignore_ascii_case(DEFAULT_DOMAIN) {
             return Err(AuthError::InvalidInput(format!(

@@ -116,10 +116,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("letters, digits"));
-        assert!(role(&"r".repeat(65))
-            .unwrap_err()
-            .to_string()
-            .contains("64"));
+        assert!(role(&"r".repeat(65)).unwrap_err().to_string().contains("64"));
         assert!(text("description", "a\nb", 100).is_err());
     }
 }

@@ -54,9 +54,7 @@ impl Core {
         target: &RoleTarget,
     ) -> AuthResult<(Assignment, String, String)> {
         let role = self.role_named(role).await?;
-        let (domain, user) = self
-            .user_named(target.domain.as_deref(), &target.user)
-            .await?;
+        let (domain, user) = self.user_named(target.domain.as_deref(), &target.user).await?;
         let scope = if target.system {
             AssignmentScope::System
         } else {
@@ -80,20 +78,12 @@ impl Core {
     }
 
     /// Grants `role` to a user, on the system or on the user's domain.
-    pub async fn role_grant(
-        &self,
-        actor: &Actor,
-        role: &str,
-        target: &RoleTarget,
-    ) -> AuthResult<()> {
+    pub async fn role_grant(&self, actor: &Actor, role: &str, target: &RoleTarget) -> AuthResult<()> {
         let (a, user_id, what) = self.assignment_for(role, target).await?;
-        self.store
-            .grant(&a)
-            .await
-            .map_err(|e| match AuthError::from(e) {
-                AuthError::Conflict(_) => AuthError::Conflict(what.clone()),
-                other => other,
-            })?;
+        self.store.grant(&a).await.map_err(|e| match AuthError::from(e) {
+            AuthError::Conflict(_) => AuthError::Conflict(what.clone()),
+            other => other,
+        })?;
         self.audit
             .admin_change(
                 self.now(),
@@ -106,14 +96,9 @@ impl Core {
     }
 
     /// Withdraws `role` from a user; `NotFound` when it was not held there.
-    pub async fn role_revoke(
-        &self,
-        actor: &Actor,
-        role: &str,
-        target: &RoleTarget,
-    ) -> AuthResult<()> {
+    pub async fn role_revoke(&self, actor: &Actor, role: &str, target: &RoleTarget) -> AuthResult<()> {
         let (a, user_id, what) = self.assignment_for(role, target).await?;
-        if !self.store.revoke_grant(&a).await? {
+        if !self.store.revoke_grant(&a, self.now()).await? {
             return Err(AuthError::NotFound(what));
         }
         self.audit

@@ -8,8 +8,8 @@ use crate::{random, Core};
 use serde::Serialize;
 use std::collections::HashMap;
 use tessera_model::{
-    Assignment, AssignmentScope, Domain, DomainId, IdentitySource, Principal, RoleGrant, Timestamp,
-    User, UserId,
+    Assignment, AssignmentScope, Domain, DomainId, IdentitySource, Principal, RoleGrant, Timestamp, User,
+    UserId,
 };
 use zeroize::Zeroizing;
 
@@ -247,12 +247,7 @@ impl Core {
     }
 
     /// Lifts a lockout before it runs out.
-    pub async fn user_unlock(
-        &self,
-        actor: &Actor,
-        domain: Option<&str>,
-        name: &str,
-    ) -> AuthResult<()> {
+    pub async fn user_unlock(&self, actor: &Actor, domain: Option<&str>, name: &str) -> AuthResult<()> {
         let (d, u) = self.user_named(domain, name).await?;
         let now = self.now();
         self.store.unlock_user(&u.id, now).await?;
@@ -276,9 +271,7 @@ pub fn role_views(grants: &[RoleGrant], domains: &HashMap<DomainId, String>) -> 
             name: g.role.name.clone(),
             scope: match &g.scope {
                 AssignmentScope::System => "system".into(),
-                AssignmentScope::Domain(id) => {
-                    domains.get(id).cloned().unwrap_or_else(|| id.to_string())
-                }
+                AssignmentScope::Domain(id) => domains.get(id).cloned().unwrap_or_else(|| id.to_string()),
             },
         })
         .collect()

@@ -113,3 +113,24 @@ CREATE TABLE cluster_facts (
     value  TEXT NOT NULL,
     set_at BIGINT NOT NULL
 );
+
+-- Changes that make cached sessions stale (revocations, disables,
+-- lockouts, role changes). Every node reads new rows and drops what they
+-- name from its cache; the trigger NOTIFYs so nodes read them at once.
+CREATE TABLE invalidations (
+    id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at     BIGINT NOT NULL,
+    kind   TEXT NOT NULL,
+    target TEXT NOT NULL
+);
+CREATE INDEX invalidations_at ON invalidations (at);
+
+CREATE FUNCTION tessera_notify_invalidation() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('tessera_invalidations', '');
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER invalidations_notify AFTER INSERT ON invalidations
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_notify_invalidation();

@@ -113,3 +113,14 @@ CREATE TABLE cluster_facts (
     value  TEXT NOT NULL,
     set_at INTEGER NOT NULL
 );
+
+-- Changes that make cached sessions stale (revocations, disables,
+-- lockouts, role changes). Every node reads new rows and drops what they
+-- name from its cache; PostgreSQL also NOTIFYs so nodes read them at once.
+CREATE TABLE invalidations (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    target TEXT NOT NULL
+);
+CREATE INDEX invalidations_at ON invalidations (at);

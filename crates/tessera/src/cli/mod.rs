@@ -79,10 +79,7 @@ enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -100,10 +97,7 @@ pub fn main() -> ExitCode {
 
 /// `outer: inner: innermost`, the way operators read errors.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 fn init_logging(format: LogFormat, serving: bool) {
@@ -168,11 +162,11 @@ async fn open(file: Option<PathBuf>, overrides: &Overrides) -> Result<Arc<Core>>
 
 pub(crate) async fn prepare(config: Arc<Config>) -> Result<Arc<Core>> {
     let core = crate::runtime::open_core(config.clone(), Arc::new(SystemClock)).await?;
-    let admin_password = std::env::var("TESSERA_ADMIN_PASSWORD")
-        .ok()
-        .map(Zeroizing::new);
+    let admin_password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().map(Zeroizing::new);
     if let Some(done) = core.bootstrap(admin_password).await? {
-        eprintln!("initialised a new store: domain \"local\", roles admin, _member_, read_only, user \"admin\"");
+        eprintln!(
+            "initialised a new store: domain \"local\", roles admin, _member_, read_only, user \"admin\""
+        );
         if let Some(pw) = done.generated_password {
             show_generated_admin_password(&pw, &config)?;
         }

@@ -130,10 +130,7 @@ pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
                         ]
                     })
                     .collect();
-                output::table(
-                    &["NAME", "DOMAIN", "STATE", "EMERGENCY", "ROLES", "ID"],
-                    &rows,
-                );
+                output::table(&["NAME", "DOMAIN", "STATE", "EMERGENCY", "ROLES", "ID"], &rows);
             }
         }
         UserCommand::Passwd {
@@ -157,8 +154,7 @@ pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
             eprintln!("user {:?} enabled", t.name);
         }
         UserCommand::Unlock(t) => {
-            core.user_unlock(&actor, t.domain.as_deref(), &t.name)
-                .await?;
+            core.user_unlock(&actor, t.domain.as_deref(), &t.name).await?;
             eprintln!("user {:?} unlocked", t.name);
         }
     }

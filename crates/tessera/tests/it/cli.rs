@@ -53,13 +53,7 @@ async fn role_commands() {
         })
         .await;
         t.cli(
-            &[
-                "role",
-                "add",
-                "sdn-admin",
-                "--description",
-                "SDN administrator",
-            ],
+            &["role", "add", "sdn-admin", "--description", "SDN administrator"],
             None,
         )
         .ok();
@@ -79,15 +73,11 @@ async fn role_commands() {
 
         t.cli(&["user", "add", "ops", "--password-stdin"], Some("pw\n"))
             .ok();
-        t.cli(&["role", "grant", "sdn-admin", "--user", "ops"], None)
-            .ok();
+        t.cli(&["role", "grant", "sdn-admin", "--user", "ops"], None).ok();
         t.cli(&["role", "grant", "sdn-admin", "--user", "ops"], None)
             .fails_with("already exists");
-        t.cli(
-            &["role", "grant", "admin", "--user", "ops", "--system"],
-            None,
-        )
-        .ok();
+        t.cli(&["role", "grant", "admin", "--user", "ops", "--system"], None)
+            .ok();
         let users = t.cli(&["user", "list", "--json"], None).ok().json();
         let ops = users
             .as_array()
@@ -114,22 +104,15 @@ async fn role_commands() {
             ],
             "{backend:?}"
         );
-        t.cli(
-            &["role", "revoke", "admin", "--user", "ops", "--system"],
-            None,
-        )
-        .ok();
-        t.cli(
-            &["role", "revoke", "admin", "--user", "ops", "--system"],
-            None,
-        )
-        .fails_with("not found");
+        t.cli(&["role", "revoke", "admin", "--user", "ops", "--system"], None)
+            .ok();
+        t.cli(&["role", "revoke", "admin", "--user", "ops", "--system"], None)
+            .fails_with("not found");
         t.cli(&["role", "grant", "nope", "--user", "ops"], None)
             .fails_with("role \"nope\" not found");
         t.cli(&["role", "grant", "admin", "--user", "ghost"], None)
             .fails_with("user \"ghost\"");
-        t.cli(&["role", "grant", "admin"], None)
-            .fails_with("--user");
+        t.cli(&["role", "grant", "admin"], None).fails_with("--user");
     }
 }
 
@@ -162,12 +145,7 @@ async fn user_commands() {
         )
         .ok();
         // A generated password is printed once, alone on stdout.
-        let generated = t
-            .cli(&["user", "add", "gen"], None)
-            .ok()
-            .stdout
-            .trim()
-            .to_owned();
+        let generated = t.cli(&["user", "add", "gen"], None).ok().stdout.trim().to_owned();
         assert_eq!(generated.len(), 20, "{generated}");
         t.cli(
             &["user", "add", "svtcli", "--emergency", "--password-stdin"],
@@ -186,32 +164,16 @@ async fn user_commands() {
         t.cli(&["user", "add", "lost", "--domain", "nope"], None)
             .fails_with("domain \"nope\" not found");
         t.cli(
-            &[
-                "user",
-                "add",
-                "half",
-                "--role",
-                "sdn-admin",
-                "--role",
-                "nope",
-            ],
+            &["user", "add", "half", "--role", "sdn-admin", "--role", "nope"],
             None,
         )
         .fails_with("role \"nope\"");
         t.cli(&["user", "add", "a:b", "--password-stdin"], Some("pw"))
             .fails_with("':'");
         let bad_flag = t.cli(&["user", "add", "x", "--rol", "admin"], None);
-        assert_eq!(
-            bad_flag.code, 2,
-            "clap usage errors exit 2: {}",
-            bad_flag.stderr
-        );
+        assert_eq!(bad_flag.code, 2, "clap usage errors exit 2: {}", bad_flag.stderr);
         let all = t.cli(&["user", "list", "--json"], None).ok().json();
-        assert_eq!(
-            names(&all),
-            ["admin", "gen", "svtcli", "sdn"],
-            "{backend:?}"
-        );
+        assert_eq!(names(&all), ["admin", "gen", "svtcli", "sdn"], "{backend:?}");
 
         let sdn = t
             .cli(&["user", "list", "--domain", "sdn", "--json"], None)
@@ -233,9 +195,7 @@ async fn user_commands() {
         assert_eq!(svtcli["emergency"], true);
 
         // passwd replaces the hash with one of the new password.
-        let store = tessera_store::Store::connect(&t.store_url, 1)
-            .await
-            .unwrap();
+        let store = tessera_store::Store::connect(&t.store_url, 1).await.unwrap();
         let domain = store.find_domain_by_name("sdn").await.unwrap().unwrap();
         let before = store
             .find_user_by_name(&domain.id, "sdn")
@@ -244,19 +204,9 @@ async fn user_commands() {
             .unwrap()
             .password_hash
             .unwrap();
-        assert!(
-            before.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{before}"
-        );
+        assert!(before.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{before}");
         t.cli(
-            &[
-                "user",
-                "passwd",
-                "sdn",
-                "--domain",
-                "sdn",
-                "--password-stdin",
-            ],
+            &["user", "passwd", "sdn", "--domain", "sdn", "--password-stdin"],
             Some("new-password\n"),
         )
         .ok();
@@ -274,16 +224,14 @@ async fn user_commands() {
             .await
             .unwrap());
         assert_eq!(
-            t.cli(&["user", "passwd", "sdn", "--domain", "sdn"], None)
-                .code,
+            t.cli(&["user", "passwd", "sdn", "--domain", "sdn"], None).code,
             2,
             "--password-stdin is required"
         );
         t.cli(&["user", "passwd", "ghost", "--password-stdin"], Some("x"))
             .fails_with("not found");
 
-        t.cli(&["user", "disable", "sdn", "--domain", "sdn"], None)
-            .ok();
+        t.cli(&["user", "disable", "sdn", "--domain", "sdn"], None).ok();
         let sdn = t
             .cli(&["user", "list", "--domain", "sdn", "--json"], None)
             .ok()
@@ -294,12 +242,9 @@ async fn user_commands() {
             .ok()
             .stdout
             .contains("disabled"));
-        t.cli(&["user", "enable", "sdn", "--domain", "sdn"], None)
-            .ok();
-        t.cli(&["user", "unlock", "sdn", "--domain", "sdn"], None)
-            .ok();
-        t.cli(&["user", "unlock", "nobody"], None)
-            .fails_with("not found");
+        t.cli(&["user", "enable", "sdn", "--domain", "sdn"], None).ok();
+        t.cli(&["user", "unlock", "sdn", "--domain", "sdn"], None).ok();
+        t.cli(&["user", "unlock", "nobody"], None).fails_with("not found");
         store.close().await;
     }
 }
@@ -367,14 +312,7 @@ async fn client_commands() {
         t.cli(&["client", "add", "x", "--grant", "implicit"], None)
             .fails_with("grant \"implicit\"");
         t.cli(
-            &[
-                "client",
-                "add",
-                "x",
-                "--public",
-                "--grant",
-                "client_credentials",
-            ],
+            &["client", "add", "x", "--public", "--grant", "client_credentials"],
             None,
         )
         .fails_with("public client");
@@ -401,9 +339,7 @@ async fn client_commands() {
         assert_eq!(list[1]["roles"][0], "read_only");
         assert_eq!(list[2]["public"], true);
         assert!(
-            !t.cli(&["client", "list", "--json"], None)
-                .stdout
-                .contains("hmac"),
+            !t.cli(&["client", "list", "--json"], None).stdout.contains("hmac"),
             "no secret hashes in listings"
         );
         t.cli(&["client", "remove", "robot"], None).ok();

@@ -14,23 +14,10 @@ async fn health_and_readiness_answer_over_https_on_every_backend() {
             ..Default::default()
         })
         .await;
-        let res = server
-            .client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap();
+        let res = server.client.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(res.status(), 200, "{backend:?}");
-        assert_eq!(
-            res.json::<serde_json::Value>().await.unwrap()["status"],
-            "ok"
-        );
-        let res = server
-            .client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+        let res = server.client.get(server.url("/readyz")).send().await.unwrap();
         assert_eq!(res.status(), 200, "{backend:?}");
         let body: serde_json::Value = res.json().await.unwrap();
         let want = if backend == Backend::Postgres {
@@ -47,12 +34,7 @@ async fn health_and_readiness_answer_over_https_on_every_backend() {
 async fn readiness_turns_red_when_the_store_is_gone() {
     let server = TestServer::start().await;
     server.core().store.close().await;
-    let res = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let res = server.client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 503);
     assert_eq!(
         res.json::<serde_json::Value>().await.unwrap()["reason"],
@@ -116,24 +98,13 @@ async fn a_restart_keeps_certificate_store_and_admin() {
 
 /// Starts `tessera serve` as a real process in `dir` and returns it with
 /// the URL it printed.
-fn spawn_serve(
-    dir: &std::path::Path,
-) -> (
-    std::process::Child,
-    String,
-    BufReader<std::process::ChildStdout>,
-) {
+fn spawn_serve(dir: &std::path::Path) -> (std::process::Child, String, BufReader<std::process::ChildStdout>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).current_dir(dir);
     for var in tessera::config::NAMED_ENV {
         cmd.env_remove(var);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -255,10 +226,7 @@ fn config_check_prints_the_effective_configuration_with_secrets_redacted() {
     assert_eq!(hl["idle_timeout"].as_str(), Some("30m"));
     assert_eq!(hl["max_lifetime"].as_str(), Some("8h"));
     assert_eq!(hl["max_tokens_per_user"].as_integer(), Some(100));
-    assert!(cfg["store"]["url"]
-        .as_str()
-        .unwrap()
-        .starts_with("sqlite://"));
+    assert!(cfg["store"]["url"].as_str().unwrap().starts_with("sqlite://"));
 }
 
 #[test]
@@ -293,18 +261,11 @@ fn environment_variables_override_the_file() {
         .env("TESSERA_SERVER__LISTEN", "127.0.0.1:7443")
         .env("TESSERA_LOCKOUT__MAX_FAILED_LOGINS", "3")
         .env("TESSERA_DATA_DIR", "/var/lib/tessera-test")
-        .env(
-            "TESSERA_SERVICE_TOKEN",
-            "service-token-from-the-environment",
-        )
+        .env("TESSERA_SERVICE_TOKEN", "service-token-from-the-environment")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("listen = \"127.0.0.1:7443\""), "{stdout}");
     assert!(stdout.contains("max_failed_logins = 3"), "{stdout}");
     assert!(
@@ -315,10 +276,7 @@ fn environment_variables_override_the_file() {
         stdout.contains("sqlite:///var/lib/tessera-test/tessera.db"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("service_token = \"[redacted]\""),
-        "{stdout}"
-    );
+    assert!(stdout.contains("service_token = \"[redacted]\""), "{stdout}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["--config", file.to_str().unwrap(), "config", "check"])

@@ -135,10 +135,7 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!(
             "{}{path}",
-            self.running
-                .as_ref()
-                .expect("server not running")
-                .base_url()
+            self.running.as_ref().expect("server not running").base_url()
         )
     }
 
@@ -178,11 +175,7 @@ impl CliOutput {
 
     /// Asserts failure with one clear `error:` line mentioning `needle`.
     pub fn fails_with(&self, needle: &str) -> &Self {
-        assert_ne!(
-            self.code, 0,
-            "command should have failed: stdout={}",
-            self.stdout
-        );
+        assert_ne!(self.code, 0, "command should have failed: stdout={}", self.stdout);
         assert!(
             self.stderr.to_lowercase().contains(&needle.to_lowercase()),
             "stderr should mention {needle:?}: {}",
@@ -192,8 +185,7 @@ impl CliOutput {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -213,12 +205,7 @@ pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) ->
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     let Output {
         status,
