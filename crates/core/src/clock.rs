@@ -47,6 +47,11 @@ impl ManualClock {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
 
+    /// The current time in milliseconds (for comparing wire values).
+    pub fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
     pub fn set(&self, t: Timestamp) {
         self.0.store(t.0, Ordering::SeqCst);
     }

@@ -2,23 +2,35 @@
 //! policy, validate a token, revoke; plus the identity administration the
 //! CLI and the admin API share. Knows nothing about HTTP.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod authn;
+pub mod background;
 pub mod bootstrap;
+pub mod cache;
+pub mod clients;
 pub mod clock;
 pub mod error;
+pub mod keys;
 pub mod master_key;
 pub mod password;
 pub mod random;
+pub mod scope;
+pub mod token;
+pub mod tokens;
 
 pub use audit::{Actor, Audit};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{AuthError, AuthResult};
 pub use master_key::{ClientSecretHasher, MasterKey};
 pub use password::PasswordHasher;
+pub use tokens::{Identity, IssueRequest, Issued, IssuedToken, Subject};
 
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use tessera_model::config::Config;
+use tessera_model::session::TokenHash;
 use tessera_model::Timestamp;
 use tessera_store::Store;
 
@@ -38,11 +50,19 @@ pub struct Core {
     pub passwords: PasswordHasher,
     pub client_secrets: ClientSecretHasher,
     pub audit: Audit,
+    /// Sessions, users, domains and clients in memory (the check path).
+    pub cache: cache::SessionCache,
+    /// JWT signing keys.
+    pub keys: keys::KeyRing,
+    /// SHA-256 of the cluster service token, when one is configured.
+    service_token: Option<TokenHash>,
     master_key: MasterKey,
 }
 
 /// Cluster fact holding the master key's fingerprint.
 const MASTER_KEY_FACT: &str = "master_key_fingerprint";
+/// Cluster fact holding the SHA-256 of the service token.
+const SERVICE_TOKEN_FACT: &str = "service_token_sha256";
 
 impl Core {
     /// Builds the core and checks that this node's master key is the one
@@ -64,11 +84,33 @@ impl Core {
                  (fingerprint {recorded}); start every node with the same TESSERA_MASTER_KEY or key file"
             )));
         }
+        let service_token = match &config.cluster.service_token {
+            Some(t) => {
+                let hash = token::hash(t.expose());
+                let hexed = tessera_store::hex(&hash);
+                let recorded = store
+                    .set_cluster_fact_once(SERVICE_TOKEN_FACT, &hexed, clock.now())
+                    .await?;
+                if recorded != hexed {
+                    return Err(AuthError::InvalidInput(
+                        "this node's service token ([cluster] service_token / TESSERA_SERVICE_TOKEN) differs from \
+                         the one the cluster recorded; every node must share the same service token"
+                            .into(),
+                    ));
+                }
+                Some(hash)
+            }
+            None => None,
+        };
         let passwords = PasswordHasher::new(&config.password, 0)?;
+        let keys = keys::KeyRing::load(store.clone(), &master_key, clock.now()).await?;
         Ok(Core {
             passwords,
             client_secrets: ClientSecretHasher::new(&master_key),
             audit: Audit::new(store.clone()),
+            cache: cache::SessionCache::default(),
+            keys,
+            service_token,
             config,
             store,
             clock,
@@ -82,5 +124,13 @@ impl Core {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.master_key
+    }
+
+    /// Whether a presented token (by hash) is the cluster service token;
+    /// compared in constant time.
+    pub fn is_service_token(&self, hash: &TokenHash) -> bool {
+        self.service_token
+            .as_ref()
+            .is_some_and(|want| bool::from(want.0.ct_eq(&hash.0)))
     }
 }

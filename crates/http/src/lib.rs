@@ -3,6 +3,15 @@
 //! shape to core calls and the core's answers back; nothing here touches
 //! the store.
 
+// Handlers' helpers return `Result<T, Response>`: the error *is* the reply,
+// built once where the problem is found. Boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod account;
+pub mod auth;
+pub mod doors;
+pub mod error;
+pub mod extract;
 pub mod ops;
 
 use axum::Router;
@@ -38,8 +47,15 @@ pub fn app(state: AppState) -> Router {
     let server = &state.core.config.server;
     let limit = server.max_body_bytes;
     let timeout: Duration = server.request_timeout;
-    Router::new()
+    let mut router = Router::new()
         .merge(ops::routes())
+        .merge(account::routes())
+        .merge(auth::routes());
+    let doors = &state.core.config.doors;
+    if doors.oauth2.enabled {
+        router = router.merge(doors::oauth2::routes());
+    }
+    router
         .fallback(ops::not_found)
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(

@@ -21,6 +21,8 @@ pub enum Invalidation {
     Domain(String),
     /// A client changed or was removed.
     Client(String),
+    /// The signing keys were rotated.
+    Keys,
 }
 
 impl Invalidation {
@@ -31,6 +33,7 @@ impl Invalidation {
             Invalidation::User(t) => ("user", t),
             Invalidation::Domain(t) => ("domain", t),
             Invalidation::Client(t) => ("client", t),
+            Invalidation::Keys => ("keys", ""),
         }
     }
 
@@ -41,6 +44,7 @@ impl Invalidation {
             "user" => Invalidation::User(target),
             "domain" => Invalidation::Domain(target),
             "client" => Invalidation::Client(target),
+            "keys" => Invalidation::Keys,
             _ => return None,
         })
     }

@@ -300,7 +300,7 @@ impl Store {
         reason: &str,
     ) -> StoreResult<Option<TokenHash>> {
         let rows = self
-            .revoke_where("id = $3", id.as_str(), now, reason, |hashes| {
+            .revoke_where("id = $3", &[id.as_str()], now, reason, |hashes| {
                 hashes.iter().map(|(_, h)| Invalidation::Token(hex(h))).collect()
             })
             .await?;
@@ -322,9 +322,32 @@ impl Store {
             "user_id = $3 AND kind <> 'proxy'"
         };
         let uid = user.as_str().to_owned();
-        self.revoke_where(filter, user.as_str(), now, reason, move |_| {
+        self.revoke_where(filter, &[user.as_str()], now, reason, move |_| {
             vec![Invalidation::UserSessions(uid.clone())]
         })
+        .await
+    }
+
+    /// Revokes a user's access and refresh sessions except `keep` and its
+    /// refresh family (a password change keeps the session that made it).
+    pub async fn revoke_user_sessions_except(
+        &self,
+        user: &UserId,
+        keep: &SessionId,
+        keep_family: Option<&SessionId>,
+        now: Timestamp,
+        reason: &str,
+    ) -> StoreResult<Vec<(SessionId, TokenHash)>> {
+        let family = keep_family.unwrap_or(keep).as_str();
+        let filter =
+            "user_id = $3 AND kind <> 'proxy' AND id <> $4 AND (family_id IS NULL OR family_id <> $5)";
+        self.revoke_where(
+            filter,
+            &[user.as_str(), keep.as_str(), family],
+            now,
+            reason,
+            |hashes| hashes.iter().map(|(_, h)| Invalidation::Token(hex(h))).collect(),
+        )
         .await
     }
 
@@ -335,19 +358,19 @@ impl Store {
         now: Timestamp,
         reason: &str,
     ) -> StoreResult<Vec<(SessionId, TokenHash)>> {
-        self.revoke_where("family_id = $3", family.as_str(), now, reason, |hashes| {
+        self.revoke_where("family_id = $3", &[family.as_str()], now, reason, |hashes| {
             hashes.iter().map(|(_, h)| Invalidation::Token(hex(h))).collect()
         })
         .await
     }
 
-    /// Revokes the live sessions matching `filter` (which reads its one
-    /// argument as `$3`) and records the invalidations `invs` derives from
+    /// Revokes the live sessions matching `filter` (which reads `args` as
+    /// `$3`, `$4`, ...) and records the invalidations `invs` derives from
     /// them, in one transaction.
     async fn revoke_where(
         &self,
         filter: &str,
-        arg: &str,
+        args: &[&str],
         now: Timestamp,
         reason: &str,
         invs: impl Fn(&[(SessionId, TokenHash)]) -> Vec<Invalidation>,
@@ -359,12 +382,11 @@ impl Store {
         let result: Result<Vec<(SessionId, TokenHash)>, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                let rows: Vec<RevokedRow> = sqlx::query_as(&sql)
-                    .bind(now.0)
-                    .bind(reason)
-                    .bind(arg)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let mut query = sqlx::query_as(&sql).bind(now.0).bind(reason);
+                for arg in args {
+                    query = query.bind(*arg);
+                }
+                let rows: Vec<RevokedRow> = query.fetch_all(&mut *tx).await?;
                 let done = revoked(rows);
                 if !done.is_empty() {
                     for inv in invs(&done) {

@@ -32,6 +32,7 @@ pub struct RunningServer {
     pub core: Arc<Core>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<()>>,
+    background: tessera_core::background::Background,
 }
 
 impl RunningServer {
@@ -40,12 +41,15 @@ impl RunningServer {
         format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
-    /// Stops accepting, lets requests in flight finish, and waits.
+    /// Stops accepting, lets requests in flight finish, writes the last
+    /// idle clocks, and waits.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task.await.context("server task")?
+        let served = self.task.await.context("server task")?;
+        self.background.stop().await;
+        served
     }
 }
 
@@ -62,6 +66,7 @@ pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<Run
     let addr = listener.local_addr()?;
     let tls = crate::tls::server_config(&config)?;
     let router = tessera_http::app(AppState::new(core.clone()));
+    let background = tessera_core::background::start(core.clone()).await;
     let (tx, rx) = oneshot::channel::<()>();
     let header_timeout = config.server.header_read_timeout;
     let is_tls = tls.is_some();
@@ -74,6 +79,7 @@ pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<Run
         core,
         shutdown: Some(tx),
         task,
+        background,
     })
 }
 

@@ -80,10 +80,13 @@ impl Core {
     /// Grants `role` to a user, on the system or on the user's domain.
     pub async fn role_grant(&self, actor: &Actor, role: &str, target: &RoleTarget) -> AuthResult<()> {
         let (a, user_id, what) = self.assignment_for(role, target).await?;
-        self.store.grant(&a, self.now()).await.map_err(|e| match AuthError::from(e) {
-            AuthError::Conflict(_) => AuthError::Conflict(what.clone()),
-            other => other,
-        })?;
+        self.store
+            .grant(&a, self.now())
+            .await
+            .map_err(|e| match AuthError::from(e) {
+                AuthError::Conflict(_) => AuthError::Conflict(what.clone()),
+                other => other,
+            })?;
         self.audit
             .admin_change(
                 self.now(),

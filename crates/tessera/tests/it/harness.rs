@@ -139,6 +139,87 @@ impl TestServer {
         )
     }
 
+    /// `127.0.0.1:PORT`, for substituting into the seeds' command lines.
+    pub fn host(&self) -> String {
+        self.running
+            .as_ref()
+            .expect("server not running")
+            .addr
+            .to_string()
+    }
+
+    /// The server's self-signed certificate, for clients that verify.
+    pub fn cert_path(&self) -> PathBuf {
+        self.data_dir().join("tls/self-signed.crt")
+    }
+
+    /// Runs a shell script (a seed's command lines) with `$HOST` set to
+    /// this server and curl trusting its certificate, the way an operator
+    /// who imported the certificate would run it.
+    pub async fn sh(&self, script: &str) -> CliOutput {
+        let out = tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .env("HOST", self.host())
+            .env("CURL_CA_BUNDLE", self.cert_path())
+            .current_dir(self.dir.path())
+            .output()
+            .await
+            .unwrap();
+        CliOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Adds a user through the core (what `tessera user add` does).
+    pub async fn add_user(
+        &self,
+        domain: Option<&str>,
+        name: &str,
+        password: &str,
+        system_roles: &[&str],
+        emergency: bool,
+    ) {
+        self.core()
+            .user_add(
+                &tessera_core::Actor::Cli,
+                tessera_core::admin::NewUser {
+                    domain: domain.map(str::to_owned),
+                    name: name.into(),
+                    password: Some(Zeroizing::new(password.into())),
+                    system_roles: system_roles.iter().map(|r| (*r).to_owned()).collect(),
+                    emergency,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Registers an OAuth2 client through the core (what `tessera client add` does).
+    pub async fn add_client(&self, id: &str, secret: Option<&str>, grants: &[&str], roles: &[&str]) {
+        use tessera_core::admin::{ClientSecretInput, NewClient};
+        let secret = match secret {
+            Some(s) => ClientSecretInput::Given(Zeroizing::new(s.into())),
+            None => ClientSecretInput::Public,
+        };
+        self.core()
+            .client_add(
+                &tessera_core::Actor::Cli,
+                NewClient {
+                    id: id.into(),
+                    secret,
+                    grants: grants.iter().map(|g| (*g).to_owned()).collect(),
+                    policy: None,
+                    roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     /// Runs the `tessera` binary on this server's configuration.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
         run_cli(&self.config_path, self.dir.path(), args, stdin)

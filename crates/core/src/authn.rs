@@ -1,0 +1,204 @@
+//! The authenticator: checks a (domain, user, password) against the store,
+//! with lockout (SPEC §5), the emergency-account rules (seed 000) and no
+//! way to tell an unknown user from a wrong password, by answer or by time.
+
+use crate::cache::{DomainState, UserState};
+use crate::error::{AuthError, AuthResult};
+use crate::Core;
+use std::sync::Arc;
+use tessera_model::{AuditKind, IdentitySource, NewAuditEvent, Timestamp};
+use zeroize::Zeroizing;
+
+/// Which grant a login is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// Any ordinary password login (every door).
+    Password,
+    /// Seed 000's emergency grant: only emergency accounts of local domains.
+    Emergency,
+}
+
+/// A password login attempt.
+pub struct Login<'a> {
+    /// The domain (realm, tenant) named; the default domain when `None`.
+    pub domain: Option<&'a str>,
+    pub username: &'a str,
+    pub password: Zeroizing<String>,
+    /// The front door asking, for the audit trail.
+    pub door: &'a str,
+    pub kind: LoginKind,
+}
+
+/// Who logged in.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: Arc<UserState>,
+    pub domain: Arc<DomainState>,
+    pub at: Timestamp,
+}
+
+impl Authenticated {
+    /// The audit event of this successful login.
+    pub fn event(&self, door: &str, detail: String) -> NewAuditEvent {
+        NewAuditEvent {
+            at: self.at,
+            kind: AuditKind::LoginSucceeded,
+            actor: None,
+            subject: Some(self.user.user.id.to_string()),
+            subject_name: Some(self.user.user.name.clone()),
+            domain: Some(self.domain.domain.name.clone()),
+            door: Some(door.to_owned()),
+            detail,
+        }
+    }
+}
+
+impl Core {
+    /// Checks a password login. Every refusal of a wrong or unknown
+    /// credential is the same `InvalidCredentials` after the same work; the
+    /// real reason goes to the audit trail only.
+    pub async fn authenticate(&self, login: Login<'_>) -> AuthResult<Authenticated> {
+        let domain = self.domain_named(login.domain).await?;
+        let fail = |reason: &str, subject: Option<String>| NewAuditEvent {
+            at: self.now(),
+            kind: AuditKind::LoginFailed,
+            actor: None,
+            subject,
+            subject_name: Some(login.username.to_owned()),
+            domain: Some(domain.name.clone()),
+            door: Some(login.door.to_owned()),
+            detail: reason.to_owned(),
+        };
+        if domain.source != IdentitySource::Local {
+            self.audit
+                .record(fail("directory domains are not served by this node", None))
+                .await?;
+            return Err(AuthError::SourceUnavailable(format!(
+                "domain {:?} authenticates against a directory, which this node cannot reach",
+                domain.name
+            )));
+        }
+        let Some(user) = self.store.find_user_by_name(&domain.id, login.username).await? else {
+            self.passwords.verify(login.password, None).await?;
+            self.audit.record(fail("unknown user", None)).await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let uid = Some(user.id.to_string());
+        if user.is_locked(self.now()) {
+            // Spend the same work, and do not count: the lock already holds.
+            self.passwords.verify(login.password, None).await?;
+            self.audit.record(fail("account locked", uid)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let hash = user.password_hash.clone();
+        if !self
+            .passwords
+            .verify(login.password.clone(), hash.clone())
+            .await?
+        {
+            self.count_failure(&user.id, &user.name, &domain.name, login.door)
+                .await?;
+            self.audit.record(fail("wrong password", uid)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        match login.kind {
+            LoginKind::Emergency if !user.emergency => {
+                self.audit.record(fail("not an emergency account", uid)).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+            LoginKind::Password if user.emergency => {
+                self.audit
+                    .record(fail("emergency accounts may use only the emergency grant", uid))
+                    .await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+            _ => {}
+        }
+        if !user.enabled {
+            self.audit.record(fail("user disabled", uid)).await?;
+            return Err(AuthError::UserDisabled);
+        }
+        if !domain.enabled {
+            self.audit.record(fail("domain disabled", uid)).await?;
+            return Err(AuthError::DomainDisabled);
+        }
+        if user.failed_logins > 0 {
+            self.store.clear_failed_logins(&user.id).await?;
+        }
+        if let Some(old) = &hash {
+            if self.passwords.needs_rehash(old) {
+                let new = self.passwords.hash(login.password).await?;
+                self.store.set_password_hash(&user.id, &new, self.now()).await?;
+            }
+        }
+        let roles = self.store.roles_of_user(&user.id).await?;
+        Ok(Authenticated {
+            user: Arc::new(UserState { user, roles }),
+            domain: Arc::new(DomainState { domain }),
+            at: self.now(),
+        })
+    }
+
+    /// Records a wrong password given outside a login (the current
+    /// password of a password change): audited and counted like one.
+    pub(crate) async fn note_wrong_password(
+        &self,
+        user: &tessera_model::User,
+        domain: &str,
+        door: &str,
+    ) -> AuthResult<()> {
+        self.count_failure(&user.id, &user.name, domain, door).await?;
+        self.audit
+            .record(NewAuditEvent {
+                at: self.now(),
+                kind: AuditKind::LoginFailed,
+                actor: None,
+                subject: Some(user.id.to_string()),
+                subject_name: Some(user.name.clone()),
+                domain: Some(domain.to_owned()),
+                door: Some(door.to_owned()),
+                detail: "wrong current password".into(),
+            })
+            .await
+    }
+
+    /// Counts a wrong password; the failure that reaches the limit locks
+    /// the account, which also refuses its existing tokens (seed 004).
+    async fn count_failure(
+        &self,
+        id: &tessera_model::UserId,
+        name: &str,
+        domain: &str,
+        door: &str,
+    ) -> AuthResult<()> {
+        let lock = &self.config.lockout;
+        if lock.max_failed_logins == 0 {
+            return Ok(());
+        }
+        let now = self.now();
+        let outcome = self
+            .store
+            .record_failed_login(id, now, lock.window, lock.max_failed_logins, lock.duration)
+            .await?;
+        if let Some(until) = outcome.locked_until {
+            self.cache
+                .apply(&tessera_store::Invalidation::User(id.to_string()));
+            self.audit
+                .record(NewAuditEvent {
+                    at: now,
+                    kind: AuditKind::Lockout,
+                    actor: None,
+                    subject: Some(id.to_string()),
+                    subject_name: Some(name.to_owned()),
+                    domain: Some(domain.to_owned()),
+                    door: Some(door.to_owned()),
+                    detail: format!(
+                        "locked after {} failed logins until {} (ms since epoch)",
+                        lock.max_failed_logins, until.0
+                    ),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! The core's background work: writing idle clocks behind, following the
+//! invalidation log, and sweeping dead sessions out of memory and store.
+
+use crate::Core;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tessera_store::Invalidation;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+/// How often idle clocks are written to the store.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the invalidation log is read when nothing wakes the reader.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often dead sessions are swept.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How long ended sessions stay in the store (so a late token is told
+/// "expired", not "unknown").
+pub const KEEP_ENDED: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long invalidations stay in the log.
+pub const KEEP_INVALIDATIONS: Duration = Duration::from_secs(3600);
+/// After losing the log for this long, a node drops its whole cache.
+const LOST_TRACK_AFTER: Duration = Duration::from_secs(300);
+
+/// The running background tasks; `stop` ends them after a final flush.
+pub struct Background {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the background tasks for `core`.
+pub async fn start(core: Arc<Core>) -> Background {
+    let (stop, stopped) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let cursor = match core.store.latest_invalidation_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the invalidation log; following it from the start");
+            0
+        }
+    };
+    let listener = {
+        let (core, wake) = (core.clone(), wake.clone());
+        tokio::spawn(async move { core.store.listen_invalidations(wake).await })
+    };
+    let tasks = vec![
+        tokio::spawn(flusher(core.clone(), stopped.clone())),
+        tokio::spawn(follower(core.clone(), wake, cursor, stopped.clone(), listener)),
+        tokio::spawn(sweeper(core, stopped)),
+    ];
+    Background { stop, tasks }
+}
+
+async fn flusher(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stopped.changed() => true,
+        };
+        if let Err(e) = core.flush_idle_clocks().await {
+            tracing::warn!(error = %e, "writing idle clocks failed; will retry");
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+async fn follower(
+    core: Arc<Core>,
+    wake: Arc<Notify>,
+    mut cursor: i64,
+    mut stopped: watch::Receiver<bool>,
+    listener: JoinHandle<()>,
+) {
+    let mut last_ok = Instant::now();
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+            _ = stopped.changed() => { listener.abort(); return; }
+        }
+        match core.store.invalidations_after(cursor, 1000).await {
+            Ok(batch) => {
+                if last_ok.elapsed() > LOST_TRACK_AFTER {
+                    tracing::warn!(
+                        "the invalidation log was out of reach for a while; dropping every cached session"
+                    );
+                    core.cache.clear();
+                }
+                last_ok = Instant::now();
+                let full = batch.len() == 1000;
+                for (id, inv) in batch {
+                    cursor = cursor.max(id);
+                    core.cache.apply(&inv);
+                    if inv == Invalidation::Keys {
+                        if let Err(e) = core.keys.reload(core.now()).await {
+                            tracing::warn!(error = %e, "reloading signing keys failed");
+                        }
+                    }
+                }
+                if full {
+                    wake.notify_one();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the invalidation log failed; will retry"),
+        }
+    }
+}
+
+async fn sweeper(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let now = core.now();
+        let live = core.cache.sweep(now);
+        tracing::debug!(cached_sessions = live, "swept the session cache");
+        if let Err(e) = core.store.purge_sessions(now.minus(KEEP_ENDED)).await {
+            tracing::warn!(error = %e, "purging ended sessions failed");
+        }
+        if let Err(e) = core
+            .store
+            .purge_invalidations(now.minus(KEEP_INVALIDATIONS))
+            .await
+        {
+            tracing::warn!(error = %e, "purging the invalidation log failed");
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The session cache on the token-check path. A validated session is
+//! answered from memory: no store round trip, no global lock (sharded
+//! maps, atomics). Idle clocks live here and are written behind in
+//! batches. Entries are dropped by local changes at once and by other
+//! nodes' changes through the invalidation log.
+
+use dashmap::DashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use tessera_model::session::TokenHash;
+use tessera_model::{ClientId, Domain, DomainId, RoleGrant, Session, SessionId, Timestamp, User, UserId};
+use tessera_store::Invalidation;
+use tokio::sync::mpsc;
+
+/// A user as validation needs them.
+#[derive(Debug, Clone)]
+pub struct UserState {
+    pub user: User,
+    pub roles: Vec<RoleGrant>,
+}
+
+/// A domain as validation needs it.
+#[derive(Debug, Clone)]
+pub struct DomainState {
+    pub domain: Domain,
+}
+
+/// A client as validation needs it (client_credentials tokens).
+#[derive(Debug, Clone)]
+pub struct ClientState {
+    pub id: ClientId,
+    pub enabled: bool,
+    pub roles: Vec<RoleGrant>,
+}
+
+/// A session in memory, with its live idle clock.
+#[derive(Debug)]
+pub struct CachedSession {
+    pub session: Session,
+    last_used: AtomicI64,
+    /// Set while an idle-clock write is queued, so each session is queued
+    /// at most once per flush.
+    dirty: AtomicBool,
+}
+
+impl CachedSession {
+    pub fn new(session: Session) -> Self {
+        let last = session.last_used_at.0;
+        CachedSession {
+            session,
+            last_used: AtomicI64::new(last),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    pub fn last_used(&self) -> Timestamp {
+        Timestamp(self.last_used.load(Ordering::Relaxed))
+    }
+
+    /// Moves the idle clock forward (never back).
+    pub fn note_use(&self, at: Timestamp) -> bool {
+        self.last_used.fetch_max(at.0, Ordering::Relaxed);
+        !self.dirty.swap(true, Ordering::AcqRel)
+    }
+
+    /// When this session dies if nothing else happens.
+    pub fn dies_at(&self) -> Option<Timestamp> {
+        self.session.dies_at(self.last_used())
+    }
+}
+
+/// Token hashes are already uniformly random: their first eight bytes are
+/// a perfectly good hash, and much cheaper than SipHash.
+#[derive(Default)]
+pub struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(1) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+}
+
+type TokenMap = DashMap<TokenHash, Arc<CachedSession>, BuildHasherDefault<PrehashedHasher>>;
+
+/// The caches of one node.
+pub struct SessionCache {
+    sessions: TokenMap,
+    users: DashMap<UserId, Arc<UserState>>,
+    domains: DashMap<DomainId, Arc<DomainState>>,
+    clients: DashMap<ClientId, Arc<ClientState>>,
+    /// Bumped by every invalidation; a load that raced one is not cached.
+    generation: AtomicU64,
+    dirty_tx: mpsc::UnboundedSender<Arc<CachedSession>>,
+    dirty_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<CachedSession>>>,
+}
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        let (dirty_tx, dirty_rx) = mpsc::unbounded_channel();
+        SessionCache {
+            sessions: TokenMap::default(),
+            users: DashMap::new(),
+            domains: DashMap::new(),
+            clients: DashMap::new(),
+            generation: AtomicU64::new(0),
+            dirty_tx,
+            dirty_rx: tokio::sync::Mutex::new(dirty_rx),
+        }
+    }
+}
+
+impl SessionCache {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn session(&self, hash: &TokenHash) -> Option<Arc<CachedSession>> {
+        self.sessions.get(hash).map(|e| e.value().clone())
+    }
+
+    /// Caches a session loaded or issued; `generation` is the value read
+    /// before loading it, and a stale load is not cached.
+    pub fn put_session(&self, hash: TokenHash, s: Arc<CachedSession>, generation: u64) {
+        if self.generation() == generation {
+            self.sessions.insert(hash, s);
+        }
+    }
+
+    pub fn user(&self, id: &UserId) -> Option<Arc<UserState>> {
+        self.users.get(id).map(|e| e.value().clone())
+    }
+
+    pub fn put_user(&self, state: Arc<UserState>, generation: u64) {
+        if self.generation() == generation {
+            self.users.insert(state.user.id.clone(), state);
+        }
+    }
+
+    pub fn domain(&self, id: &DomainId) -> Option<Arc<DomainState>> {
+        self.domains.get(id).map(|e| e.value().clone())
+    }
+
+    pub fn put_domain(&self, state: Arc<DomainState>, generation: u64) {
+        if self.generation() == generation {
+            self.domains.insert(state.domain.id.clone(), state);
+        }
+    }
+
+    pub fn client(&self, id: &ClientId) -> Option<Arc<ClientState>> {
+        self.clients.get(id).map(|e| e.value().clone())
+    }
+
+    pub fn put_client(&self, state: Arc<ClientState>, generation: u64) {
+        if self.generation() == generation {
+            self.clients.insert(state.id.clone(), state);
+        }
+    }
+
+    /// Records a use; queues the session for the next idle-clock write.
+    pub fn touch(&self, s: &Arc<CachedSession>, at: Timestamp) {
+        if s.session.idle_timeout_ms.is_some() && s.note_use(at) {
+            // The receiver lives as long as the cache; a send cannot fail.
+            let _ = self.dirty_tx.send(s.clone());
+        }
+    }
+
+    /// Takes the queued idle clocks: (session, clock) pairs to write.
+    pub async fn take_dirty(&self) -> Vec<(SessionId, Timestamp)> {
+        let mut rx = self.dirty_rx.lock().await;
+        let mut out = Vec::new();
+        while let Ok(s) = rx.try_recv() {
+            s.dirty.store(false, Ordering::Release);
+            out.push((s.session.id.clone(), s.last_used()));
+        }
+        out
+    }
+
+    /// Drops whatever `inv` names.
+    pub fn apply(&self, inv: &Invalidation) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match inv {
+            Invalidation::Token(hex) => {
+                if let Some(hash) = parse_hex(hex) {
+                    self.sessions.remove(&hash);
+                }
+            }
+            Invalidation::UserSessions(uid) => {
+                self.sessions
+                    .retain(|_, s| s.session.user_id.as_ref().map(UserId::as_str) != Some(uid.as_str()));
+            }
+            Invalidation::User(uid) => {
+                self.users.retain(|k, _| k.as_str() != uid);
+            }
+            Invalidation::Domain(did) => {
+                self.domains.retain(|k, _| k.as_str() != did);
+            }
+            Invalidation::Client(cid) => {
+                self.clients.retain(|k, _| k.as_str() != cid);
+                self.sessions
+                    .retain(|_, s| s.session.client_id.as_ref().map(ClientId::as_str) != Some(cid.as_str()));
+            }
+            Invalidation::Keys => {}
+        }
+    }
+
+    /// Drops one session at once (a local revocation).
+    pub fn drop_session(&self, hash: &TokenHash) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.sessions.remove(hash);
+    }
+
+    /// Drops everything (after losing track of the invalidation log).
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.sessions.clear();
+        self.users.clear();
+        self.domains.clear();
+        self.clients.clear();
+    }
+
+    /// Drops sessions that have died by `now`. Returns how many are left.
+    pub fn sweep(&self, now: Timestamp) -> usize {
+        self.sessions
+            .retain(|_, s| s.session.revoked_at.is_none() && s.dies_at().is_none_or(|t| t > now));
+        self.sessions.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+}
+
+fn parse_hex(hex: &str) -> Option<TokenHash> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(TokenHash(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_model::{TokenFormat, TokenKind};
+
+    fn session(idle: Option<i64>) -> Session {
+        Session {
+            id: SessionId::from_bytes([1; 16]),
+            token_hash: None,
+            kind: TokenKind::Access,
+            format: TokenFormat::Opaque,
+            user_id: Some(UserId::from_bytes([2; 16])),
+            client_id: None,
+            domain_id: None,
+            door: "oauth2".into(),
+            policy: "p".into(),
+            scope: "read".into(),
+            family_id: None,
+            auth_time: Timestamp(0),
+            created_at: Timestamp(0),
+            last_used_at: Timestamp(0),
+            expires_at: Some(Timestamp(100_000)),
+            idle_timeout_ms: idle,
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_clocks_are_queued_once_per_flush_and_only_move_forward() {
+        let cache = SessionCache::default();
+        let s = Arc::new(CachedSession::new(session(Some(10_000))));
+        cache.touch(&s, Timestamp(5));
+        cache.touch(&s, Timestamp(9));
+        cache.touch(&s, Timestamp(7));
+        assert_eq!(
+            cache.take_dirty().await,
+            vec![(s.session.id.clone(), Timestamp(9))]
+        );
+        assert!(cache.take_dirty().await.is_empty());
+        cache.touch(&s, Timestamp(11));
+        assert_eq!(cache.take_dirty().await.len(), 1);
+        assert_eq!(s.dies_at(), Some(Timestamp(10_011)));
+    }
+
+    #[test]
+    fn sessions_without_an_idle_limit_are_never_queued() {
+        let cache = SessionCache::default();
+        let s = Arc::new(CachedSession::new(session(None)));
+        cache.touch(&s, Timestamp(5));
+        assert_eq!(s.dies_at(), Some(Timestamp(100_000)));
+    }
+
+    #[test]
+    fn invalidations_drop_what_they_name_and_stale_loads_are_not_cached() {
+        let cache = SessionCache::default();
+        let hash = TokenHash([0xab; 32]);
+        let g = cache.generation();
+        cache.put_session(hash, Arc::new(CachedSession::new(session(None))), g);
+        assert!(cache.session(&hash).is_some());
+        cache.apply(&Invalidation::Token("ab".repeat(32)));
+        assert!(cache.session(&hash).is_none());
+        // A load that started before the invalidation is not cached.
+        cache.put_session(hash, Arc::new(CachedSession::new(session(None))), g);
+        assert!(cache.session(&hash).is_none());
+        let g = cache.generation();
+        cache.put_session(hash, Arc::new(CachedSession::new(session(None))), g);
+        cache.apply(&Invalidation::UserSessions(
+            UserId::from_bytes([2; 16]).to_string(),
+        ));
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn sweeping_keeps_only_live_sessions() {
+        let cache = SessionCache::default();
+        cache.put_session(
+            TokenHash([1; 32]),
+            Arc::new(CachedSession::new(session(Some(1_000)))),
+            0,
+        );
+        cache.put_session(TokenHash([2; 32]), Arc::new(CachedSession::new(session(None))), 0);
+        assert_eq!(cache.sweep(Timestamp(5_000)), 1);
+        assert_eq!(cache.sweep(Timestamp(100_000)), 0);
+    }
+}

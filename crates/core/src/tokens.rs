@@ -1,0 +1,760 @@
+//! Tokens: issue under a named policy, validate, refresh, revoke (SPEC §2).
+
+use crate::authn::Authenticated;
+use crate::cache::{CachedSession, ClientState, DomainState, UserState};
+use crate::error::{AuthError, AuthResult};
+use crate::{random, token, Core};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_model::config::{OnLimit, TokenPolicy};
+use tessera_model::session::TokenHash;
+use tessera_model::{
+    AuditKind, ClientId, NewAuditEvent, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId,
+};
+use tessera_store::{CapCheck, Invalidation, IssueOutcome, RotateOutcome};
+use zeroize::Zeroizing;
+
+/// Whom a token speaks for.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    User {
+        user: Arc<UserState>,
+        domain: Arc<DomainState>,
+    },
+    /// A client's own token (client_credentials).
+    Client(Arc<ClientState>),
+    /// The cluster's service principal (seed 002's service token).
+    Service,
+}
+
+impl Subject {
+    pub fn from_login(a: &Authenticated) -> Self {
+        Subject::User {
+            user: a.user.clone(),
+            domain: a.domain.clone(),
+        }
+    }
+
+    /// The id a token's `sub` carries.
+    pub fn id(&self) -> String {
+        match self {
+            Subject::User { user, .. } => user.user.id.to_string(),
+            Subject::Client(c) => c.id.to_string(),
+            Subject::Service => "service".into(),
+        }
+    }
+
+    /// The name people know the subject by.
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::User { user, .. } => &user.user.name,
+            Subject::Client(c) => c.id.as_str(),
+            Subject::Service => "service",
+        }
+    }
+
+    pub fn domain_name(&self) -> Option<&str> {
+        match self {
+            Subject::User { domain, .. } => Some(&domain.domain.name),
+            _ => None,
+        }
+    }
+
+    /// Names of the enabled roles held, each once.
+    pub fn role_names(&self) -> Vec<&str> {
+        let grants = match self {
+            Subject::User { user, .. } => &user.roles,
+            Subject::Client(c) => &c.roles,
+            Subject::Service => return vec!["service"],
+        };
+        let mut names: Vec<&str> = grants
+            .iter()
+            .filter(|g| g.role.enabled)
+            .map(|g| g.role.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.role_names().contains(&role)
+    }
+}
+
+/// A validated token: the session behind it and whom it speaks for.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `None` for the service token, which has no session.
+    pub session: Option<Arc<CachedSession>>,
+    pub subject: Subject,
+}
+
+impl Identity {
+    pub fn scope(&self) -> &str {
+        self.session
+            .as_ref()
+            .map(|s| s.session.scope.as_str())
+            .unwrap_or(crate::scope::DEFAULT)
+    }
+}
+
+/// What to issue.
+pub struct IssueRequest {
+    pub subject: Subject,
+    /// The front door issuing it (`oauth2`, `header-login`, ...).
+    pub door: String,
+    /// The token policy's name.
+    pub policy: String,
+    /// `Access` or `Proxy`.
+    pub kind: TokenKind,
+    pub scope: String,
+    pub client_id: Option<ClientId>,
+    /// Also issue a refresh token (when the policy has a refresh lifetime).
+    pub with_refresh: bool,
+    /// When the credential was last checked for this chain of tokens.
+    pub auth_time: Timestamp,
+    /// Audit events written with the tokens, in the same transaction.
+    pub audit: Vec<NewAuditEvent>,
+}
+
+/// A token just issued: shown once, never stored.
+pub struct IssuedToken {
+    pub token: Zeroizing<String>,
+    pub session: Session,
+}
+
+pub struct Issued {
+    pub access: IssuedToken,
+    pub refresh: Option<IssuedToken>,
+}
+
+impl Issued {
+    /// Seconds until the access token's absolute expiry (`expires_in`).
+    pub fn expires_in(&self, now: Timestamp) -> Option<u64> {
+        self.access.session.expires_at.map(|t| now.until(t).as_secs())
+    }
+}
+
+/// JWT claims (SPEC §2): iss, sub, aud, exp, iat, jti, domain, roles.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: String,
+    aud: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    iat: i64,
+    jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    roles: Vec<&'a str>,
+    scope: &'a str,
+    preferred_username: &'a str,
+}
+
+/// The `aud` of every JWT Tessera signs.
+pub const JWT_AUDIENCE: &str = "tessera";
+
+impl Core {
+    /// The policy called `name`; configuration validation guarantees the
+    /// doors' own exist, a client's may not.
+    pub fn policy(&self, name: &str) -> AuthResult<TokenPolicy> {
+        self.config
+            .policy(name)
+            .copied()
+            .ok_or_else(|| AuthError::Internal(format!("no policy named {name:?}")))
+    }
+
+    /// Issues an access (or proxy) token, and a refresh token when asked
+    /// and the policy allows, under the per-user cap.
+    pub async fn issue(&self, req: IssueRequest) -> AuthResult<Issued> {
+        let policy = self.policy(&req.policy)?;
+        let now = self.now();
+        let family = (req.with_refresh && policy.refresh_lifetime.is_some())
+            .then(|| SessionId::from_bytes(random::id_bytes()));
+        let (expires_at, idle) = match req.kind {
+            TokenKind::Proxy => (None, None),
+            _ => (policy.max_lifetime.map(|d| now.plus(d)), policy.idle_timeout),
+        };
+        let access = self.mint(&req, &policy, req.kind, family.clone(), expires_at, idle, now)?;
+        let refresh = match (&family, policy.refresh_lifetime) {
+            (Some(_), Some(life)) => Some(self.mint(
+                &req,
+                &policy,
+                TokenKind::Refresh,
+                family.clone(),
+                Some(now.plus(life)),
+                None,
+                now,
+            )?),
+            _ => None,
+        };
+        let cap = match (&req.subject, req.kind) {
+            (Subject::User { user, .. }, TokenKind::Access) if policy.max_tokens_per_user > 0 => {
+                Some(CapCheck {
+                    user: user.user.id.clone(),
+                    max: policy.max_tokens_per_user,
+                    evict_oldest: policy.on_limit == OnLimit::EvictOldest,
+                })
+            }
+            _ => None,
+        };
+        if cap.is_some() {
+            // The cap counts idle clocks from the store: bring them up to date.
+            self.flush_idle_clocks().await?;
+        }
+        let mut sessions = vec![access.session.clone()];
+        sessions.extend(refresh.iter().map(|r| r.session.clone()));
+        let generation = self.cache.generation();
+        match self
+            .store
+            .issue_sessions(&sessions, cap.as_ref(), &req.audit, now)
+            .await?
+        {
+            IssueOutcome::Issued { evicted } => {
+                for (_, hash) in &evicted {
+                    self.cache.drop_session(hash);
+                }
+            }
+            IssueOutcome::Refused { retry_at } => {
+                let retry_after = retry_at
+                    .map(|t| now.until(t))
+                    .unwrap_or(Duration::from_secs(3600));
+                return Err(AuthError::TokenLimit {
+                    retry_after: round_up_secs(retry_after),
+                });
+            }
+        }
+        if let Some(hash) = access.session.token_hash {
+            let g = if generation == self.cache.generation() {
+                generation
+            } else {
+                self.cache.generation()
+            };
+            self.cache
+                .put_session(hash, Arc::new(CachedSession::new(access.session.clone())), g);
+        }
+        Ok(Issued { access, refresh })
+    }
+
+    /// Builds one session and its token.
+    #[allow(clippy::too_many_arguments)]
+    fn mint(
+        &self,
+        req: &IssueRequest,
+        policy: &TokenPolicy,
+        kind: TokenKind,
+        family: Option<SessionId>,
+        expires_at: Option<Timestamp>,
+        idle: Option<Duration>,
+        now: Timestamp,
+    ) -> AuthResult<IssuedToken> {
+        let id = SessionId::from_bytes(random::id_bytes());
+        let format = if kind == TokenKind::Access {
+            policy.format
+        } else {
+            TokenFormat::Opaque
+        };
+        let token = match format {
+            TokenFormat::Opaque => token::new_opaque(kind),
+            TokenFormat::Jwt => self.keys.sign(&Claims {
+                iss: self.issuer(),
+                sub: req.subject.id(),
+                aud: JWT_AUDIENCE,
+                exp: expires_at.map(Timestamp::secs),
+                iat: now.secs(),
+                jti: id.as_str(),
+                domain: req.subject.domain_name(),
+                roles: req.subject.role_names(),
+                scope: &req.scope,
+                preferred_username: req.subject.name(),
+            })?,
+        };
+        let (user_id, domain_id) = match &req.subject {
+            Subject::User { user, domain } => (Some(user.user.id.clone()), Some(domain.domain.id.clone())),
+            _ => (None, None),
+        };
+        let session = Session {
+            id,
+            token_hash: Some(token::hash(&token)),
+            kind,
+            format,
+            user_id,
+            client_id: req.client_id.clone(),
+            domain_id,
+            door: req.door.clone(),
+            policy: req.policy.clone(),
+            scope: req.scope.clone(),
+            family_id: family,
+            auth_time: req.auth_time,
+            created_at: now,
+            last_used_at: now,
+            expires_at,
+            idle_timeout_ms: idle.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        Ok(IssuedToken { token, session })
+    }
+
+    /// The `iss` of JWTs.
+    pub fn issuer(&self) -> &str {
+        let configured = self.config.doors.oauth2.issuer.as_str();
+        if configured.is_empty() {
+            "tessera"
+        } else {
+            configured
+        }
+    }
+
+    /// Validates a presented access or proxy token. `touch` refreshes the
+    /// idle clock (every real use does; introspection does not).
+    pub async fn check(&self, presented: &str, touch: bool) -> AuthResult<Identity> {
+        let hash = token::hash(presented);
+        if self.is_service_token(&hash) {
+            return Ok(Identity {
+                session: None,
+                subject: Subject::Service,
+            });
+        }
+        if !token::plausible(presented) {
+            return Err(AuthError::UnknownToken);
+        }
+        let cached = match self.cache.session(&hash) {
+            Some(s) => s,
+            None => self.load_session(hash).await?.ok_or(AuthError::UnknownToken)?,
+        };
+        if cached.session.kind == TokenKind::Refresh {
+            return Err(AuthError::UnknownToken);
+        }
+        let now = self.now();
+        let cached = self.check_session_times(cached, hash, now).await?;
+        let subject = self.subject_of(&cached.session, now).await?;
+        if touch {
+            self.cache.touch(&cached, now);
+        }
+        Ok(Identity {
+            session: Some(cached),
+            subject,
+        })
+    }
+
+    /// Applies revocation, absolute expiry and idle expiry. An entry that
+    /// looks idle is re-read first: another node may have used it since.
+    async fn check_session_times(
+        &self,
+        cached: Arc<CachedSession>,
+        hash: TokenHash,
+        now: Timestamp,
+    ) -> AuthResult<Arc<CachedSession>> {
+        let s = &cached.session;
+        if s.revoked_at.is_some() {
+            return Err(AuthError::Revoked);
+        }
+        if s.expires_at.is_some_and(|t| t <= now) {
+            return Err(AuthError::Expired);
+        }
+        let Some(idle) = s.idle_timeout() else {
+            return Ok(cached);
+        };
+        if cached.last_used().plus(idle) > now {
+            return Ok(cached);
+        }
+        let fresh = self.store.find_session(&s.id).await?;
+        let Some(fresh) = fresh.filter(|f| f.last_used_at.plus(idle) > now && f.revoked_at.is_none()) else {
+            return Err(AuthError::Idle);
+        };
+        let merged = Arc::new(CachedSession::new(Session {
+            last_used_at: fresh.last_used_at.max(cached.last_used()),
+            ..fresh
+        }));
+        self.cache
+            .put_session(hash, merged.clone(), self.cache.generation());
+        Ok(merged)
+    }
+
+    /// Loads a session the cache does not hold.
+    async fn load_session(&self, hash: TokenHash) -> AuthResult<Option<Arc<CachedSession>>> {
+        let generation = self.cache.generation();
+        let Some(s) = self.store.find_session_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        let cached = Arc::new(CachedSession::new(s));
+        self.cache.put_session(hash, cached.clone(), generation);
+        Ok(Some(cached))
+    }
+
+    /// The subject a session speaks for, refused when the user is disabled
+    /// or locked now, or the domain or client is disabled.
+    pub(crate) async fn subject_of(&self, s: &Session, now: Timestamp) -> AuthResult<Subject> {
+        if let Some(uid) = &s.user_id {
+            let user = self.user_state(uid).await?.ok_or(AuthError::Revoked)?;
+            if !user.user.enabled {
+                return Err(AuthError::UserDisabled);
+            }
+            if let Some(until) = user.user.locked_until.filter(|t| *t > now) {
+                return Err(AuthError::Locked { until });
+            }
+            let domain = self
+                .domain_state(&user.user.domain_id)
+                .await?
+                .ok_or(AuthError::Revoked)?;
+            if !domain.domain.enabled {
+                return Err(AuthError::DomainDisabled);
+            }
+            return Ok(Subject::User { user, domain });
+        }
+        if let Some(cid) = &s.client_id {
+            let client = self.client_state(cid).await?.ok_or(AuthError::Revoked)?;
+            if !client.enabled {
+                return Err(AuthError::Revoked);
+            }
+            return Ok(Subject::Client(client));
+        }
+        Err(AuthError::Internal(format!(
+            "session {} has neither user nor client",
+            s.id
+        )))
+    }
+
+    pub(crate) async fn user_state(&self, id: &UserId) -> AuthResult<Option<Arc<UserState>>> {
+        if let Some(u) = self.cache.user(id) {
+            return Ok(Some(u));
+        }
+        let generation = self.cache.generation();
+        let Some(user) = self.store.find_user(id).await? else {
+            return Ok(None);
+        };
+        let roles = self.store.roles_of_user(id).await?;
+        let state = Arc::new(UserState { user, roles });
+        self.cache.put_user(state.clone(), generation);
+        Ok(Some(state))
+    }
+
+    pub(crate) async fn domain_state(
+        &self,
+        id: &tessera_model::DomainId,
+    ) -> AuthResult<Option<Arc<DomainState>>> {
+        if let Some(d) = self.cache.domain(id) {
+            return Ok(Some(d));
+        }
+        let generation = self.cache.generation();
+        let Some(domain) = self.store.find_domain(id).await? else {
+            return Ok(None);
+        };
+        let state = Arc::new(DomainState { domain });
+        self.cache.put_domain(state.clone(), generation);
+        Ok(Some(state))
+    }
+
+    pub(crate) async fn client_state(&self, id: &ClientId) -> AuthResult<Option<Arc<ClientState>>> {
+        if let Some(c) = self.cache.client(id) {
+            return Ok(Some(c));
+        }
+        let generation = self.cache.generation();
+        let Some(client) = self.store.find_client(id.as_str()).await? else {
+            return Ok(None);
+        };
+        let roles = self.store.roles_of_client(id).await?;
+        let state = Arc::new(ClientState {
+            id: client.id,
+            enabled: client.enabled,
+            roles,
+        });
+        self.cache.put_client(state.clone(), generation);
+        Ok(Some(state))
+    }
+
+    /// Writes queued idle clocks to the store.
+    pub async fn flush_idle_clocks(&self) -> AuthResult<()> {
+        let dirty = self.cache.take_dirty().await;
+        self.store.touch_sessions(&dirty).await?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token (RFC 6749 §6, with the rotation and replay
+    /// rules of the OAuth 2.0 Security BCP): the used token dies, a new
+    /// access and refresh token are issued in its family, and presenting a
+    /// used refresh token again revokes the whole family.
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: &ClientId,
+        scope: Option<&str>,
+    ) -> AuthResult<Issued> {
+        let invalid = |why: &str| AuthError::oauth("invalid_grant", why);
+        if token::opaque_kind(presented) != Some(TokenKind::Refresh) {
+            return Err(invalid("the refresh token is not valid"));
+        }
+        let Some(old) = self.store.find_session_by_hash(&token::hash(presented)).await? else {
+            return Err(invalid("the refresh token is not valid"));
+        };
+        if old.client_id.as_ref() != Some(client) {
+            return Err(invalid("the refresh token was issued to another client"));
+        }
+        let now = self.now();
+        if old.revoked_at.is_some() {
+            if old.revoke_reason.as_deref() == Some("rotated") {
+                self.refresh_replayed(&old, now).await?;
+                return Err(invalid(
+                    "the refresh token was already used; its whole session has been revoked",
+                ));
+            }
+            return Err(invalid("the refresh token has been revoked"));
+        }
+        if old.expires_at.is_some_and(|t| t <= now) {
+            return Err(invalid("the refresh token has expired"));
+        }
+        let subject = self.subject_of(&old, now).await.map_err(|e| match e {
+            AuthError::Locked { .. } | AuthError::UserDisabled | AuthError::DomainDisabled => {
+                invalid("the account cannot log in now")
+            }
+            other => other,
+        })?;
+        let scope = crate::scope::narrow(scope, &old.scope)?;
+        let policy = self.policy(&old.policy)?;
+        let req = IssueRequest {
+            subject,
+            door: old.door.clone(),
+            policy: old.policy.clone(),
+            kind: TokenKind::Access,
+            scope,
+            client_id: old.client_id.clone(),
+            with_refresh: true,
+            auth_time: old.auth_time,
+            audit: vec![],
+        };
+        let life = policy.refresh_lifetime.unwrap_or(Duration::from_secs(0));
+        let access = self.mint(
+            &req,
+            &policy,
+            TokenKind::Access,
+            old.family_id.clone(),
+            policy.max_lifetime.map(|d| now.plus(d)),
+            policy.idle_timeout,
+            now,
+        )?;
+        let refresh = self.mint(
+            &req,
+            &policy,
+            TokenKind::Refresh,
+            old.family_id.clone(),
+            Some(now.plus(life)),
+            None,
+            now,
+        )?;
+        let event = NewAuditEvent {
+            at: now,
+            kind: AuditKind::TokenRefreshed,
+            actor: None,
+            subject: Some(req.subject.id()),
+            subject_name: Some(req.subject.name().to_owned()),
+            domain: req.subject.domain_name().map(str::to_owned),
+            door: Some(old.door.clone()),
+            detail: format!(
+                "refresh session {} rotated to {} (access {})",
+                old.id, refresh.session.id, access.session.id
+            ),
+        };
+        let successors = [access.session.clone(), refresh.session.clone()];
+        match self
+            .store
+            .rotate_refresh(&old.id, &successors, &[event], now)
+            .await?
+        {
+            RotateOutcome::Rotated => {}
+            RotateOutcome::AlreadyUsed => {
+                self.refresh_replayed(&old, now).await?;
+                return Err(invalid(
+                    "the refresh token was already used; its whole session has been revoked",
+                ));
+            }
+        }
+        if let Some(hash) = access.session.token_hash {
+            self.cache.put_session(
+                hash,
+                Arc::new(CachedSession::new(access.session.clone())),
+                self.cache.generation(),
+            );
+        }
+        Ok(Issued {
+            access,
+            refresh: Some(refresh),
+        })
+    }
+
+    async fn refresh_replayed(&self, old: &Session, now: Timestamp) -> AuthResult<()> {
+        let family = old.family_id.clone().unwrap_or_else(|| old.id.clone());
+        let revoked = self
+            .store
+            .revoke_family(&family, now, "refresh token replayed")
+            .await?;
+        for (_, hash) in &revoked {
+            self.cache.drop_session(hash);
+        }
+        self.audit
+            .record(NewAuditEvent {
+                at: now,
+                kind: AuditKind::RefreshReplay,
+                actor: None,
+                subject: old
+                    .user_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .or(old.client_id.as_ref().map(ToString::to_string)),
+                subject_name: None,
+                domain: None,
+                door: Some(old.door.clone()),
+                detail: format!(
+                    "used refresh token {} presented again; revoked {} sessions of its family",
+                    old.id,
+                    revoked.len()
+                ),
+            })
+            .await
+    }
+
+    /// Revokes the session behind a presented token (logout, RFC 7009).
+    /// A refresh token takes its family with it. With `owner`, only that
+    /// client's tokens may be revoked. Returns the session, or `None` when
+    /// the token is unknown.
+    pub async fn revoke_token(
+        &self,
+        presented: &str,
+        reason: &str,
+        actor: Option<&str>,
+        owner: Option<&ClientId>,
+    ) -> AuthResult<Option<Session>> {
+        if !token::plausible(presented) {
+            return Ok(None);
+        }
+        let Some(s) = self.store.find_session_by_hash(&token::hash(presented)).await? else {
+            return Ok(None);
+        };
+        if owner.is_some_and(|o| s.client_id.as_ref() != Some(o)) {
+            return Err(AuthError::oauth(
+                "unauthorized_client",
+                "that token was issued to another client",
+            ));
+        }
+        let now = self.now();
+        let revoked = match (&s.kind, &s.family_id) {
+            (TokenKind::Refresh, Some(family)) => self.store.revoke_family(family, now, reason).await?,
+            _ => self
+                .store
+                .revoke_session(&s.id, now, reason)
+                .await?
+                .map(|h| vec![(s.id.clone(), h)])
+                .unwrap_or_default(),
+        };
+        for (_, hash) in &revoked {
+            self.cache.drop_session(hash);
+        }
+        if !revoked.is_empty() {
+            self.audit_revocation(&s, revoked.len(), reason, actor, now)
+                .await?;
+        }
+        Ok(Some(s))
+    }
+
+    /// Revokes a user's sessions (proxy tokens too when `with_proxy`).
+    pub async fn revoke_user(
+        &self,
+        user: &UserId,
+        with_proxy: bool,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> AuthResult<usize> {
+        let now = self.now();
+        let revoked = self
+            .store
+            .revoke_user_sessions(user, with_proxy, now, reason)
+            .await?;
+        self.cache.apply(&Invalidation::UserSessions(user.to_string()));
+        if !revoked.is_empty() {
+            self.audit
+                .record(NewAuditEvent {
+                    at: now,
+                    kind: AuditKind::TokenRevoked,
+                    actor: actor.map(str::to_owned),
+                    subject: Some(user.to_string()),
+                    subject_name: None,
+                    domain: None,
+                    door: None,
+                    detail: format!(
+                        "{reason}: revoked {} sessions{}",
+                        revoked.len(),
+                        if with_proxy {
+                            " (proxy tokens included)"
+                        } else {
+                            ""
+                        }
+                    ),
+                })
+                .await?;
+        }
+        Ok(revoked.len())
+    }
+
+    /// Revokes one session by id (admin).
+    pub async fn revoke_session_id(
+        &self,
+        id: &SessionId,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> AuthResult<bool> {
+        let Some(s) = self.store.find_session(id).await? else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let Some(hash) = self.store.revoke_session(id, now, reason).await? else {
+            return Ok(false);
+        };
+        self.cache.drop_session(&hash);
+        self.audit_revocation(&s, 1, reason, actor, now).await?;
+        Ok(true)
+    }
+
+    async fn audit_revocation(
+        &self,
+        s: &Session,
+        n: usize,
+        reason: &str,
+        actor: Option<&str>,
+        now: Timestamp,
+    ) -> AuthResult<()> {
+        self.audit
+            .record(NewAuditEvent {
+                at: now,
+                kind: AuditKind::TokenRevoked,
+                actor: actor.map(str::to_owned),
+                subject: s
+                    .user_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .or(s.client_id.as_ref().map(ToString::to_string)),
+                subject_name: None,
+                domain: None,
+                door: Some(s.door.clone()),
+                detail: format!(
+                    "{reason}: session {} ({}){}",
+                    s.id,
+                    s.kind.as_str(),
+                    if n > 1 {
+                        format!(" and {} more of its family", n - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+            })
+            .await
+    }
+}
+
+/// Rounds up to whole seconds, and at least one (for `Retry-After`).
+fn round_up_secs(d: Duration) -> Duration {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    Duration::from_secs(secs.max(1))
+}

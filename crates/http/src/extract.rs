@@ -1,0 +1,218 @@
+//! Reading credentials off a request: the token carriers every door
+//! accepts, HTTP Basic, and form bodies. Nothing here logs what it reads.
+
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use zeroize::Zeroizing;
+
+/// Seed 001's token header and cookie.
+pub const SDS_TOKEN: &str = "X-SDS-AUTH-TOKEN";
+/// Seed 002's token header.
+pub const AUTH_TOKEN: &str = "X-Auth-Token";
+
+/// The token a request presents, from the first carrier that has one:
+/// `Authorization: Bearer`, `X-Auth-Token`, `X-SDS-AUTH-TOKEN` (header),
+/// then the `X-SDS-AUTH-TOKEN` cookie.
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers)
+        .or_else(|| header_str(headers, AUTH_TOKEN))
+        .or_else(|| header_str(headers, SDS_TOKEN))
+        .or_else(|| cookie(headers, SDS_TOKEN))
+}
+
+/// `Authorization: Bearer <token>` (scheme matched case-insensitively).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The value of cookie `name`, from any `Cookie` header.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// HTTP Basic credentials.
+pub struct BasicCredentials {
+    pub user: String,
+    pub password: Zeroizing<String>,
+}
+
+/// Parses `Authorization: Basic ...`. `None` when the header is absent or
+/// uses another scheme; `Some(Err)` when it is Basic but malformed.
+pub fn basic(headers: &HeaderMap) -> Option<Result<BasicCredentials, &'static str>> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    Some(parse_basic(rest.trim()))
+}
+
+fn parse_basic(encoded: &str) -> Result<BasicCredentials, &'static str> {
+    let decoded = Zeroizing::new(
+        STANDARD
+            .decode(encoded)
+            .map_err(|_| "the Basic credentials are not valid base64")?,
+    );
+    let text = std::str::from_utf8(&decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
+    let (user, password) = text
+        .split_once(':')
+        .ok_or("the Basic credentials have no ':' between user and password")?;
+    Ok(BasicCredentials {
+        user: user.to_owned(),
+        password: Zeroizing::new(password.to_owned()),
+    })
+}
+
+/// Whether the body is declared `application/x-www-form-urlencoded`.
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// Whether the body is declared JSON (`application/json`, `...+json`).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"))
+}
+
+/// Form parameters, each allowed once (RFC 6749 §3.2). Values are wiped
+/// from memory when dropped: they include passwords and secrets.
+pub struct Form(Vec<(String, Zeroizing<String>)>);
+
+impl Form {
+    /// Parses an urlencoded body; names the parameter given twice.
+    pub fn parse(body: &[u8]) -> Result<Form, String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| "the form body is not valid urlencoded text".to_owned())?;
+        let mut out: Vec<(String, Zeroizing<String>)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if out.iter().any(|(seen, _)| *seen == k) {
+                return Err(format!("parameter {k:?} is given more than once"));
+            }
+            out.push((k, Zeroizing::new(v)));
+        }
+        Ok(Form(out))
+    }
+
+    /// A parameter's value; an empty value counts as absent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether the parameter is present at all (even empty).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    /// A required parameter, or a message naming it.
+    pub fn require(&self, name: &str) -> Result<&str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("the {name} parameter is missing"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn every_carrier_is_read_bearer_first() {
+        assert_eq!(
+            presented_token(&headers(&[("authorization", "Bearer abc")])),
+            Some("abc")
+        );
+        assert_eq!(
+            presented_token(&headers(&[("authorization", "bearer  abc ")])),
+            Some("abc")
+        );
+        assert_eq!(presented_token(&headers(&[("x-auth-token", "k")])), Some("k"));
+        assert_eq!(presented_token(&headers(&[("x-sds-auth-token", "s")])), Some("s"));
+        assert_eq!(
+            presented_token(&headers(&[("cookie", "a=b; X-SDS-AUTH-TOKEN=c")])),
+            Some("c")
+        );
+        assert_eq!(
+            presented_token(&headers(&[("authorization", "Bearer a"), ("x-auth-token", "b")])),
+            Some("a")
+        );
+        assert_eq!(
+            presented_token(&headers(&[("authorization", "Basic eDp5")])),
+            None
+        );
+        assert_eq!(presented_token(&headers(&[])), None);
+    }
+
+    #[test]
+    fn basic_credentials_parse_and_bad_ones_say_why() {
+        // curl https://simplivity@host sends "simplivity:".
+        let c = basic(&headers(&[("authorization", "Basic c2ltcGxpdml0eTo=")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("simplivity", ""));
+        let c = basic(&headers(&[("authorization", "Basic cm9vdDpDaGFuZ2VNZQ==")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("root", "ChangeMe"));
+        assert!(basic(&headers(&[("authorization", "Basic !!!")]))
+            .unwrap()
+            .is_err());
+        assert!(basic(&headers(&[("authorization", "Basic bm9jb2xvbg==")]))
+            .unwrap()
+            .is_err());
+        assert!(basic(&headers(&[("authorization", "Bearer x")])).is_none());
+    }
+
+    #[test]
+    fn forms_refuse_repeated_parameters() {
+        let f = Form::parse(b"grant_type=password&username=a%40b&password=").unwrap();
+        assert_eq!(f.get("username"), Some("a@b"));
+        assert_eq!(f.get("password"), None);
+        assert!(f.has("password"));
+        assert!(f.require("scope").unwrap_err().contains("scope"));
+        let err = Form::parse(b"a=1&a=2").err().unwrap();
+        assert!(err.contains("\"a\""), "{err}");
+    }
+}
