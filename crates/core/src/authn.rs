@@ -58,7 +58,8 @@ impl Core {
     /// credential is the same `InvalidCredentials` after the same work; the
     /// real reason goes to the audit trail only.
     pub async fn authenticate(&self, login: Login<'_>) -> AuthResult<Authenticated> {
-        let domain = self.domain_named(login.domain).await?;
+        let domain_state = self.domain_state_named(login.domain).await?;
+        let domain = &domain_state.domain;
         let fail = |reason: &str, subject: Option<String>| NewAuditEvent {
             at: self.now(),
             kind: AuditKind::LoginFailed,
@@ -78,6 +79,7 @@ impl Core {
                 domain.name
             )));
         }
+        // Always read the user itself: its hash and lockout must be current.
         let Some(user) = self.store.find_user_by_name(&domain.id, login.username).await? else {
             self.passwords.verify(login.password, None).await?;
             self.audit.record(fail("unknown user", None)).await?;
@@ -131,10 +133,16 @@ impl Core {
                 self.store.set_password_hash(&user.id, &new, self.now()).await?;
             }
         }
-        let roles = self.store.roles_of_user(&user.id).await?;
+        let generation = self.cache.generation();
+        let roles = match self.cache.user(&user.id) {
+            Some(cached) => cached.roles.clone(),
+            None => self.store.roles_of_user(&user.id).await?,
+        };
+        let state = Arc::new(UserState { user, roles });
+        self.cache.put_user(state.clone(), generation);
         Ok(Authenticated {
-            user: Arc::new(UserState { user, roles }),
-            domain: Arc::new(DomainState { domain }),
+            user: state,
+            domain: domain_state.clone(),
             at: self.now(),
         })
     }

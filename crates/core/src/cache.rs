@@ -8,8 +8,11 @@ use dashmap::DashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tessera_model::session::TokenHash;
-use tessera_model::{ClientId, Domain, DomainId, RoleGrant, Session, SessionId, Timestamp, User, UserId};
+use tessera_model::{
+    Client, ClientId, Domain, DomainId, RoleGrant, Session, SessionId, Timestamp, User, UserId,
+};
 use tessera_store::Invalidation;
 use tokio::sync::mpsc;
 
@@ -26,11 +29,10 @@ pub struct DomainState {
     pub domain: Domain,
 }
 
-/// A client as validation needs it (client_credentials tokens).
+/// A client as client authentication and validation need it.
 #[derive(Debug, Clone)]
 pub struct ClientState {
-    pub id: ClientId,
-    pub enabled: bool,
+    pub client: Client,
     pub roles: Vec<RoleGrant>,
 }
 
@@ -88,6 +90,9 @@ impl Hasher for PrehashedHasher {
     }
 }
 
+/// How long a dropped token stays refused by the cache's loaders.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
+
 type TokenMap = DashMap<TokenHash, Arc<CachedSession>, BuildHasherDefault<PrehashedHasher>>;
 
 /// The caches of one node.
@@ -95,9 +100,15 @@ pub struct SessionCache {
     sessions: TokenMap,
     users: DashMap<UserId, Arc<UserState>>,
     domains: DashMap<DomainId, Arc<DomainState>>,
+    /// Lowercased domain name to id (names never change).
+    domain_names: DashMap<String, DomainId>,
     clients: DashMap<ClientId, Arc<ClientState>>,
-    /// Bumped by every invalidation; a load that raced one is not cached.
+    /// Bumped by every invalidation of more than one token; a load that
+    /// raced one is not cached.
     generation: AtomicU64,
+    /// Tokens dropped one by one, recently: a load of one of them that
+    /// raced its revocation is not cached. Kept for `TOMBSTONE_TTL`.
+    tombstones: DashMap<TokenHash, Instant, BuildHasherDefault<PrehashedHasher>>,
     dirty_tx: mpsc::UnboundedSender<Arc<CachedSession>>,
     dirty_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<CachedSession>>>,
 }
@@ -109,8 +120,10 @@ impl Default for SessionCache {
             sessions: TokenMap::default(),
             users: DashMap::new(),
             domains: DashMap::new(),
+            domain_names: DashMap::new(),
             clients: DashMap::new(),
             generation: AtomicU64::new(0),
+            tombstones: DashMap::default(),
             dirty_tx,
             dirty_rx: tokio::sync::Mutex::new(dirty_rx),
         }
@@ -129,7 +142,7 @@ impl SessionCache {
     /// Caches a session loaded or issued; `generation` is the value read
     /// before loading it, and a stale load is not cached.
     pub fn put_session(&self, hash: TokenHash, s: Arc<CachedSession>, generation: u64) {
-        if self.generation() == generation {
+        if self.generation() == generation && !self.tombstones.contains_key(&hash) {
             self.sessions.insert(hash, s);
         }
     }
@@ -148,7 +161,16 @@ impl SessionCache {
         self.domains.get(id).map(|e| e.value().clone())
     }
 
+    /// The id of the domain called `name` (any case), when known.
+    pub fn domain_id_by_name(&self, name: &str) -> Option<DomainId> {
+        self.domain_names
+            .get(&name.to_ascii_lowercase())
+            .map(|e| e.value().clone())
+    }
+
     pub fn put_domain(&self, state: Arc<DomainState>, generation: u64) {
+        self.domain_names
+            .insert(state.domain.name.to_ascii_lowercase(), state.domain.id.clone());
         if self.generation() == generation {
             self.domains.insert(state.domain.id.clone(), state);
         }
@@ -160,7 +182,7 @@ impl SessionCache {
 
     pub fn put_client(&self, state: Arc<ClientState>, generation: u64) {
         if self.generation() == generation {
-            self.clients.insert(state.id.clone(), state);
+            self.clients.insert(state.client.id.clone(), state);
         }
     }
 
@@ -185,13 +207,15 @@ impl SessionCache {
 
     /// Drops whatever `inv` names.
     pub fn apply(&self, inv: &Invalidation) {
+        if let Invalidation::Token(hex) = inv {
+            if let Some(hash) = parse_hex(hex) {
+                self.drop_session(&hash);
+            }
+            return;
+        }
         self.generation.fetch_add(1, Ordering::AcqRel);
         match inv {
-            Invalidation::Token(hex) => {
-                if let Some(hash) = parse_hex(hex) {
-                    self.sessions.remove(&hash);
-                }
-            }
+            Invalidation::Token(_) => {}
             Invalidation::UserSessions(uid) => {
                 self.sessions
                     .retain(|_, s| s.session.user_id.as_ref().map(UserId::as_str) != Some(uid.as_str()));
@@ -211,9 +235,9 @@ impl SessionCache {
         }
     }
 
-    /// Drops one session at once (a local revocation).
+    /// Drops one session at once (a local revocation or rotation).
     pub fn drop_session(&self, hash: &TokenHash) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.tombstones.insert(*hash, Instant::now());
         self.sessions.remove(hash);
     }
 
@@ -223,11 +247,14 @@ impl SessionCache {
         self.sessions.clear();
         self.users.clear();
         self.domains.clear();
+        self.domain_names.clear();
         self.clients.clear();
     }
 
-    /// Drops sessions that have died by `now`. Returns how many are left.
+    /// Drops sessions that have died by `now`, and old tombstones.
+    /// Returns how many sessions are left.
     pub fn sweep(&self, now: Timestamp) -> usize {
+        self.tombstones.retain(|_, at| at.elapsed() < TOMBSTONE_TTL);
         self.sessions
             .retain(|_, s| s.session.revoked_at.is_none() && s.dies_at().is_none_or(|t| t > now));
         self.sessions.len()

@@ -6,7 +6,7 @@ use crate::error::{AuthError, AuthResult};
 use crate::tokens::{IssueRequest, Issued, Subject};
 use crate::{token, Core};
 use std::sync::Arc;
-use tessera_model::{AuditKind, Client, NewAuditEvent, Session, TokenKind};
+use tessera_model::{AuditKind, Client, ClientId, NewAuditEvent, Session, TokenKind};
 
 /// A client that proved who it is.
 #[derive(Debug, Clone)]
@@ -32,7 +32,11 @@ impl Core {
         secret: Option<&str>,
     ) -> AuthResult<AuthenticatedClient> {
         let invalid = || AuthError::oauth("invalid_client", "unknown client or wrong client secret");
-        let client = self.store.find_client(id).await?.ok_or_else(invalid)?;
+        let state = self
+            .client_state(&ClientId(id.to_owned()))
+            .await?
+            .ok_or_else(invalid)?;
+        let client = state.client.clone();
         if !client.enabled {
             return Err(invalid());
         }
@@ -57,7 +61,6 @@ impl Core {
                 }
             }
         }
-        let state = self.client_state(&client.id).await?.ok_or_else(invalid)?;
         Ok(AuthenticatedClient { client, state })
     }
 
@@ -105,7 +108,7 @@ impl Core {
     /// RFC 7662. Does not count as a use: the idle clock stays put.
     pub async fn introspect(&self, presented: &str) -> AuthResult<Option<Introspection>> {
         if token::opaque_kind(presented) == Some(TokenKind::Refresh) {
-            let Some(s) = self.store.find_session_by_hash(&token::hash(presented)).await? else {
+            let Some(s) = self.session_for_token(presented).await? else {
                 return Ok(None);
             };
             let now = self.now();

@@ -19,6 +19,7 @@ pub mod random;
 pub mod scope;
 pub mod token;
 pub mod tokens;
+pub mod writer;
 
 pub use audit::{Actor, Audit};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
@@ -54,6 +55,8 @@ pub struct Core {
     pub cache: cache::SessionCache,
     /// JWT signing keys.
     pub keys: keys::KeyRing,
+    /// Group commit for token issues and rotations.
+    pub writer: writer::Writer,
     /// SHA-256 of the cluster service token, when one is configured.
     service_token: Option<TokenHash>,
     master_key: MasterKey,
@@ -110,6 +113,7 @@ impl Core {
             audit: Audit::new(store.clone()),
             cache: cache::SessionCache::default(),
             keys,
+            writer: writer::Writer::start(store.clone())?,
             service_token,
             config,
             store,

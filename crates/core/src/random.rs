@@ -10,6 +10,16 @@ pub fn id_bytes() -> [u8; 16] {
     rand::thread_rng().gen()
 }
 
+/// 16 bytes for a time-ordered id: 48 bits of milliseconds since the
+/// epoch, big-endian, then 80 random bits. Sorted ids are sorted by
+/// creation, and the store appends them instead of scattering them.
+pub fn time_ordered_id_bytes(now: tessera_model::Timestamp) -> [u8; 16] {
+    let mut out: [u8; 16] = rand::thread_rng().gen();
+    let ms = u64::try_from(now.millis()).unwrap_or(0).to_be_bytes();
+    out[..6].copy_from_slice(&ms[2..]);
+    out
+}
+
 /// 32 random bytes.
 pub fn bytes32() -> [u8; 32] {
     rand::thread_rng().gen()
@@ -46,5 +56,8 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric() && !"0O1lI".contains(c)));
         assert_ne!(password(), p);
         assert_ne!(id_bytes(), id_bytes());
+        let early = time_ordered_id_bytes(tessera_model::Timestamp(1_700_000_000_000));
+        let late = time_ordered_id_bytes(tessera_model::Timestamp(1_700_000_000_001));
+        assert!(early < late, "ids sort by time");
     }
 }

@@ -2,16 +2,25 @@
 //! stored: its SHA-256.
 //!
 //! Opaque tokens are 32 random bytes, base64url, behind a short prefix per
-//! kind (`tsa_` access, `tsr_` refresh, `tsp_` proxy) so secret scanners can
-//! find leaked ones: `ts[arp]_[A-Za-z0-9_-]{43}`.
+//! kind (`tsa_` access, `tsp_` proxy) so secret scanners can find leaked
+//! ones: `ts[ap]_[A-Za-z0-9_-]{43}`.
+//!
+//! Refresh tokens (`tsr_`, 64 characters) carry their session's id before
+//! their 32 random bytes. The store finds them by that id instead of by a
+//! random hash, which spares the token-hash index half the writes of every
+//! rotation; the token's SHA-256 must still match the stored one.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 use tessera_model::session::TokenHash;
-use tessera_model::TokenKind;
+use tessera_model::{SessionId, TokenKind};
 use zeroize::Zeroizing;
 
 /// Length of the random part of an opaque token (32 bytes, base64url).
 const RANDOM_CHARS: usize = 43;
+/// Length of a refresh token after its prefix (16-byte id + 32 random bytes).
+const REFRESH_CHARS: usize = 64;
 
 /// The prefix opaque tokens of `kind` carry.
 pub fn prefix(kind: TokenKind) -> &'static str {
@@ -22,9 +31,33 @@ pub fn prefix(kind: TokenKind) -> &'static str {
     }
 }
 
-/// A new opaque token of `kind`.
+/// A new opaque access or proxy token.
 pub fn new_opaque(kind: TokenKind) -> Zeroizing<String> {
     Zeroizing::new(format!("{}{}", prefix(kind), crate::random::base64url(32)))
+}
+
+/// A new refresh token for session `id`.
+pub fn new_refresh(id: &SessionId) -> Zeroizing<String> {
+    let mut raw = Zeroizing::new([0u8; 48]);
+    raw[..16].copy_from_slice(&id.to_bytes());
+    raw[16..].copy_from_slice(&crate::random::bytes32());
+    Zeroizing::new(format!(
+        "{}{}",
+        prefix(TokenKind::Refresh),
+        URL_SAFE_NO_PAD.encode(&raw[..])
+    ))
+}
+
+/// The session id a refresh token carries, when it is shaped like one.
+pub fn refresh_session_id(token: &str) -> Option<SessionId> {
+    if opaque_kind(token) != Some(TokenKind::Refresh) {
+        return None;
+    }
+    let raw = URL_SAFE_NO_PAD
+        .decode(&token[prefix(TokenKind::Refresh).len()..])
+        .ok()?;
+    let id: [u8; 16] = raw.get(..16)?.try_into().ok()?;
+    Some(SessionId::from_bytes(id))
 }
 
 /// SHA-256 of a presented token. The token has 256 bits of entropy (or is
@@ -40,7 +73,12 @@ pub fn opaque_kind(token: &str) -> Option<TokenKind> {
         .into_iter()
         .find(|k| token.starts_with(prefix(*k)))?;
     let rest = &token[prefix(kind).len()..];
-    (rest.len() == RANDOM_CHARS && rest.bytes().all(is_base64url)).then_some(kind)
+    let want = if kind == TokenKind::Refresh {
+        REFRESH_CHARS
+    } else {
+        RANDOM_CHARS
+    };
+    (rest.len() == want && rest.bytes().all(is_base64url)).then_some(kind)
 }
 
 /// Whether `token` is shaped like a compact JWS (three base64url parts).
@@ -68,13 +106,24 @@ mod tests {
 
     #[test]
     fn opaque_tokens_carry_their_kind_and_are_recognised() {
-        for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::Proxy] {
+        for kind in [TokenKind::Access, TokenKind::Proxy] {
             let t = new_opaque(kind);
             assert_eq!(t.len(), 4 + 43);
             assert_eq!(opaque_kind(&t), Some(kind));
             assert!(plausible(&t));
+            assert_eq!(refresh_session_id(&t), None);
         }
         assert_ne!(*new_opaque(TokenKind::Access), *new_opaque(TokenKind::Access));
+    }
+
+    #[test]
+    fn refresh_tokens_carry_their_session_id() {
+        let id = SessionId::from_bytes([9; 16]);
+        let t = new_refresh(&id);
+        assert_eq!(t.len(), 4 + 64);
+        assert_eq!(opaque_kind(&t), Some(TokenKind::Refresh));
+        assert_eq!(refresh_session_id(&t), Some(id.clone()));
+        assert_ne!(*new_refresh(&id), *t, "the secret part is random");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tessera_model::session::TokenHash;
 use tessera_model::{
     AuditKind, ClientId, NewAuditEvent, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId,
 };
-use tessera_store::{CapCheck, Invalidation, IssueOutcome, RotateOutcome};
+use tessera_store::{CapCheck, Invalidation, IssueOutcome, RotateOutcome, WriteJob, WriteOutcome};
 use zeroize::Zeroizing;
 
 /// Whom a token speaks for.
@@ -40,7 +40,7 @@ impl Subject {
     pub fn id(&self) -> String {
         match self {
             Subject::User { user, .. } => user.user.id.to_string(),
-            Subject::Client(c) => c.id.to_string(),
+            Subject::Client(c) => c.client.id.to_string(),
             Subject::Service => "service".into(),
         }
     }
@@ -49,7 +49,7 @@ impl Subject {
     pub fn name(&self) -> &str {
         match self {
             Subject::User { user, .. } => &user.user.name,
-            Subject::Client(c) => c.id.as_str(),
+            Subject::Client(c) => c.client.id.as_str(),
             Subject::Service => "service",
         }
     }
@@ -173,7 +173,7 @@ impl Core {
         let policy = self.policy(&req.policy)?;
         let now = self.now();
         let family = (req.with_refresh && policy.refresh_lifetime.is_some())
-            .then(|| SessionId::from_bytes(random::id_bytes()));
+            .then(|| SessionId::from_bytes(random::time_ordered_id_bytes(now)));
         let (expires_at, idle) = match req.kind {
             TokenKind::Proxy => (None, None),
             _ => (policy.max_lifetime.map(|d| now.plus(d)), policy.idle_timeout),
@@ -208,17 +208,19 @@ impl Core {
         let mut sessions = vec![access.session.clone()];
         sessions.extend(refresh.iter().map(|r| r.session.clone()));
         let generation = self.cache.generation();
-        match self
-            .store
-            .issue_sessions(&sessions, cap.as_ref(), &req.audit, now)
-            .await?
-        {
-            IssueOutcome::Issued { evicted } => {
+        let job = WriteJob::Issue {
+            sessions,
+            cap,
+            audit: req.audit,
+            now,
+        };
+        match self.writer.submit(job).await? {
+            WriteOutcome::Issue(IssueOutcome::Issued { evicted }) => {
                 for (_, hash) in &evicted {
                     self.cache.drop_session(hash);
                 }
             }
-            IssueOutcome::Refused { retry_at } => {
+            WriteOutcome::Issue(IssueOutcome::Refused { retry_at }) => {
                 let retry_after = retry_at
                     .map(|t| now.until(t))
                     .unwrap_or(Duration::from_secs(3600));
@@ -226,17 +228,25 @@ impl Core {
                     retry_after: round_up_secs(retry_after),
                 });
             }
+            WriteOutcome::Rotate(_) => {
+                return Err(AuthError::Internal(
+                    "the writer answered an issue with a rotation".into(),
+                ))
+            }
         }
-        if let Some(hash) = access.session.token_hash {
-            let g = if generation == self.cache.generation() {
-                generation
-            } else {
-                self.cache.generation()
-            };
-            self.cache
-                .put_session(hash, Arc::new(CachedSession::new(access.session.clone())), g);
+        self.remember(&access.session, generation);
+        if let Some(r) = &refresh {
+            self.remember(&r.session, generation);
         }
         Ok(Issued { access, refresh })
+    }
+
+    /// Caches a session just written, so its first use needs no store.
+    fn remember(&self, s: &Session, generation: u64) {
+        if let Some(hash) = s.token_hash {
+            self.cache
+                .put_session(hash, Arc::new(CachedSession::new(s.clone())), generation);
+        }
     }
 
     /// Builds one session and its token.
@@ -251,13 +261,14 @@ impl Core {
         idle: Option<Duration>,
         now: Timestamp,
     ) -> AuthResult<IssuedToken> {
-        let id = SessionId::from_bytes(random::id_bytes());
+        let id = SessionId::from_bytes(random::time_ordered_id_bytes(now));
         let format = if kind == TokenKind::Access {
             policy.format
         } else {
             TokenFormat::Opaque
         };
         let token = match format {
+            TokenFormat::Opaque if kind == TokenKind::Refresh => token::new_refresh(&id),
             TokenFormat::Opaque => token::new_opaque(kind),
             TokenFormat::Jwt => self.keys.sign(&Claims {
                 iss: self.issuer(),
@@ -375,6 +386,26 @@ impl Core {
         Ok(merged)
     }
 
+    /// The stored session behind any presented token, by hash (access and
+    /// proxy tokens) or by the id a refresh token carries, checked against
+    /// its hash in constant time.
+    pub(crate) async fn session_for_token(&self, presented: &str) -> AuthResult<Option<Session>> {
+        let hash = token::hash(presented);
+        if let Some(id) = token::refresh_session_id(presented) {
+            let Some(s) = self.store.find_session(&id).await? else {
+                return Ok(None);
+            };
+            let matches = s
+                .token_hash
+                .is_some_and(|h| bool::from(subtle::ConstantTimeEq::ct_eq(&h.0[..], &hash.0[..])));
+            return Ok(matches.then_some(s));
+        }
+        if !token::plausible(presented) {
+            return Ok(None);
+        }
+        Ok(self.store.find_session_by_hash(&hash).await?)
+    }
+
     /// Loads a session the cache does not hold.
     async fn load_session(&self, hash: TokenHash) -> AuthResult<Option<Arc<CachedSession>>> {
         let generation = self.cache.generation();
@@ -408,7 +439,7 @@ impl Core {
         }
         if let Some(cid) = &s.client_id {
             let client = self.client_state(cid).await?.ok_or(AuthError::Revoked)?;
-            if !client.enabled {
+            if !client.client.enabled {
                 return Err(AuthError::Revoked);
             }
             return Ok(Subject::Client(client));
@@ -449,6 +480,24 @@ impl Core {
         Ok(Some(state))
     }
 
+    /// The domain a login names (default when `None`), from the cache when
+    /// it can be.
+    pub async fn domain_state_named(&self, name: Option<&str>) -> AuthResult<Arc<DomainState>> {
+        let name = name
+            .filter(|n| !n.is_empty())
+            .unwrap_or(crate::admin::DEFAULT_DOMAIN);
+        if let Some(id) = self.cache.domain_id_by_name(name) {
+            if let Some(state) = self.domain_state(&id).await? {
+                return Ok(state);
+            }
+        }
+        let generation = self.cache.generation();
+        let domain = self.domain_named(Some(name)).await?;
+        let state = Arc::new(DomainState { domain });
+        self.cache.put_domain(state.clone(), generation);
+        Ok(state)
+    }
+
     pub(crate) async fn client_state(&self, id: &ClientId) -> AuthResult<Option<Arc<ClientState>>> {
         if let Some(c) = self.cache.client(id) {
             return Ok(Some(c));
@@ -458,11 +507,7 @@ impl Core {
             return Ok(None);
         };
         let roles = self.store.roles_of_client(id).await?;
-        let state = Arc::new(ClientState {
-            id: client.id,
-            enabled: client.enabled,
-            roles,
-        });
+        let state = Arc::new(ClientState { client, roles });
         self.cache.put_client(state.clone(), generation);
         Ok(Some(state))
     }
@@ -488,8 +533,16 @@ impl Core {
         if token::opaque_kind(presented) != Some(TokenKind::Refresh) {
             return Err(invalid("the refresh token is not valid"));
         }
-        let Some(old) = self.store.find_session_by_hash(&token::hash(presented)).await? else {
-            return Err(invalid("the refresh token is not valid"));
+        let old_hash = token::hash(presented);
+        let old = match self.cache.session(&old_hash) {
+            Some(cached) => cached.session.clone(),
+            None => match self.session_for_token(presented).await? {
+                Some(s) => {
+                    tracing::debug!("refresh token not cached");
+                    s
+                }
+                None => return Err(invalid("the refresh token is not valid")),
+            },
         };
         if old.client_id.as_ref() != Some(client) {
             return Err(invalid("the refresh token was issued to another client"));
@@ -558,27 +611,30 @@ impl Core {
                 old.id, refresh.session.id, access.session.id
             ),
         };
-        let successors = [access.session.clone(), refresh.session.clone()];
-        match self
-            .store
-            .rotate_refresh(&old.id, &successors, &[event], now)
-            .await?
-        {
-            RotateOutcome::Rotated => {}
-            RotateOutcome::AlreadyUsed => {
+        self.cache.drop_session(&old_hash);
+        let generation = self.cache.generation();
+        let job = WriteJob::Rotate {
+            old: old.id.clone(),
+            successors: vec![access.session.clone(), refresh.session.clone()],
+            audit: vec![event],
+            now,
+        };
+        match self.writer.submit(job).await? {
+            WriteOutcome::Rotate(RotateOutcome::Rotated) => {}
+            WriteOutcome::Rotate(RotateOutcome::AlreadyUsed) => {
                 self.refresh_replayed(&old, now).await?;
                 return Err(invalid(
                     "the refresh token was already used; its whole session has been revoked",
                 ));
             }
+            WriteOutcome::Issue(_) => {
+                return Err(AuthError::Internal(
+                    "the writer answered a rotation with an issue".into(),
+                ))
+            }
         }
-        if let Some(hash) = access.session.token_hash {
-            self.cache.put_session(
-                hash,
-                Arc::new(CachedSession::new(access.session.clone())),
-                self.cache.generation(),
-            );
-        }
+        self.remember(&access.session, generation);
+        self.remember(&refresh.session, generation);
         Ok(Issued {
             access,
             refresh: Some(refresh),
@@ -630,7 +686,7 @@ impl Core {
         if !token::plausible(presented) {
             return Ok(None);
         }
-        let Some(s) = self.store.find_session_by_hash(&token::hash(presented)).await? else {
+        let Some(s) = self.session_for_token(presented).await? else {
             return Ok(None);
         };
         if owner.is_some_and(|o| s.client_id.as_ref() != Some(o)) {

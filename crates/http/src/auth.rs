@@ -52,7 +52,7 @@ pub fn whoami_json(who: &Identity) -> Value {
             })
         }
         Subject::Client(c) => {
-            json!({ "kind": "client", "id": c.id, "name": c.id, "roles": who.subject.role_names() })
+            json!({ "kind": "client", "id": c.client.id, "name": c.client.id, "roles": who.subject.role_names() })
         }
         Subject::Service => json!({ "kind": "service", "name": "service", "roles": ["service"] }),
     };

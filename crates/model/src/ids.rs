@@ -38,6 +38,16 @@ macro_rules! hex_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The 16 bytes the id spells in hex (zeros for an id that is
+            /// not well formed, which `parse` and `from_bytes` never make).
+            pub fn to_bytes(&self) -> [u8; 16] {
+                let mut out = [0u8; 16];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = self.0.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0);
+                }
+                out
+            }
         }
 
         impl fmt::Display for $name {
@@ -104,5 +114,6 @@ mod tests {
         assert!(UserId::parse("ABABABABABABABABABABABABABABABAB").is_none());
         assert!(UserId::parse("abc").is_none());
         assert!(UserId::parse("zbababababababababababababababab").is_none());
+        assert_eq!(UserId::from_bytes([7; 16]).to_bytes(), [7; 16]);
     }
 }

@@ -17,6 +17,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A batched write failed; every job in it gets this.
+    #[error("batched write failed: {0}")]
+    Batch(String),
     /// A stored value could not be read back (corrupt or foreign data).
     #[error("corrupt record: {0}")]
     Corrupt(String),

@@ -7,6 +7,7 @@
 //! writers queue in the pool instead of failing with `SQLITE_BUSY`.
 
 mod audit;
+mod batch;
 mod clients;
 mod cluster;
 mod domains;
@@ -19,11 +20,12 @@ pub mod testing;
 mod users;
 
 pub use audit::AuditQuery;
+pub use batch::{CapCheck, IssueOutcome, RotateOutcome, WriteJob, WriteOutcome};
 pub use cluster::BootstrapRecords;
 pub use error::{StoreError, StoreResult};
 pub use invalidations::Invalidation;
 pub use keys::SigningKeyRecord;
-pub use sessions::{hex, CapCheck, IssueOutcome, LiveSessionInfo, RotateOutcome, SessionQuery};
+pub use sessions::{hex, LiveSessionInfo, SessionQuery};
 pub use users::FailedLogin;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -88,10 +90,14 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // Rarer checkpoints: each one costs an fsync on the write path.
+                .pragma("wal_autocheckpoint", "16384");
+            // SQLite connections cannot go stale: skip the ping before each use.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.clone())
                 .await?;
@@ -99,6 +105,7 @@ impl Store {
             let readers = if max_connections == 0 { 8 } else { max_connections };
             let reader = SqlitePoolOptions::new()
                 .max_connections(readers)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.read_only(true))
                 .await?;

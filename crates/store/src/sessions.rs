@@ -1,13 +1,10 @@
 //! Sessions: the server-side record of every token. Looked up by the
 //! SHA-256 of the token; the token itself is never stored.
 
-use crate::audit::insert_audit_event;
 use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::session::TokenHash;
-use tessera_model::{
-    ClientId, DomainId, NewAuditEvent, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId,
-};
+use tessera_model::{ClientId, DomainId, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId};
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -150,13 +147,14 @@ impl LiveSessionInfo {
     }
 }
 
-const LIVE_ACCESS_SQL: &str = "SELECT id, token_hash, created_at, last_used_at, expires_at, idle_timeout_ms
+pub(crate) const LIVE_ACCESS_SQL: &str =
+    "SELECT id, token_hash, created_at, last_used_at, expires_at, idle_timeout_ms
      FROM sessions
      WHERE user_id = $1 AND kind = 'access' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
      ORDER BY created_at, id";
 
 #[derive(sqlx::FromRow)]
-struct LiveRow {
+pub(crate) struct LiveRow {
     id: String,
     token_hash: Vec<u8>,
     created_at: i64,
@@ -166,7 +164,7 @@ struct LiveRow {
 }
 
 impl LiveRow {
-    fn into_info(self) -> Option<LiveSessionInfo> {
+    pub(crate) fn into_info(self) -> Option<LiveSessionInfo> {
         let hash: [u8; 32] = self.token_hash.as_slice().try_into().ok()?;
         Some(LiveSessionInfo {
             id: SessionId::from_trusted(self.id),
@@ -177,32 +175,6 @@ impl LiveRow {
             idle_timeout_ms: self.idle_timeout_ms,
         })
     }
-}
-
-/// The per-user cap to enforce while issuing.
-#[derive(Debug, Clone)]
-pub struct CapCheck {
-    pub user: UserId,
-    pub max: u32,
-    /// Revoke the oldest instead of refusing.
-    pub evict_oldest: bool,
-}
-
-/// What `issue_sessions` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IssueOutcome {
-    /// Recorded; `evicted` lists sessions revoked to make room.
-    Issued { evicted: Vec<(SessionId, TokenHash)> },
-    /// At the cap; nothing written. `retry_at` is when the first live
-    /// session dies (`None`: never, on its own).
-    Refused { retry_at: Option<Timestamp> },
-}
-
-/// What `rotate_refresh` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RotateOutcome {
-    Rotated,
-    AlreadyUsed,
 }
 
 /// Lowercase hex of a token hash (the invalidation log's form).
@@ -232,9 +204,10 @@ impl Store {
         Ok(())
     }
 
-    /// The session behind a presented token.
+    /// The access or proxy session behind a presented token. (Refresh
+    /// sessions are found by id: their tokens carry it.)
     pub async fn find_session_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Session>> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1");
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND kind <> 'refresh'");
         let row: Option<SessionRow> = on_pool!(self, read, |pool| {
             sqlx::query_as(&sql).bind(&hash.0[..]).fetch_optional(pool).await
         })?;
@@ -395,109 +368,6 @@ impl Store {
                 }
                 tx.commit().await?;
                 Ok(done)
-            }
-            .await
-        });
-        Ok(result?)
-    }
-
-    /// Records newly issued sessions with their audit events, in one
-    /// transaction. With `cap`, first counts the user's live access
-    /// sessions (serialised per user on every backend): at the cap it
-    /// either refuses, saying when the first one frees up, or revokes the
-    /// oldest to make room.
-    pub async fn issue_sessions(
-        &self,
-        sessions: &[Session],
-        cap: Option<&CapCheck>,
-        audit: &[NewAuditEvent],
-        now: Timestamp,
-    ) -> StoreResult<IssueOutcome> {
-        let result: Result<IssueOutcome, sqlx::Error> = on_pool!(self, write, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                let mut evicted = Vec::new();
-                if let Some(cap) = cap {
-                    // A no-op write: takes the user's row lock on PostgreSQL and
-                    // the write lock on SQLite, so concurrent logins count in turn.
-                    sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
-                        .bind(cap.user.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    let rows: Vec<LiveRow> = sqlx::query_as(LIVE_ACCESS_SQL)
-                        .bind(cap.user.as_str())
-                        .bind(now.0)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let live: Vec<LiveSessionInfo> =
-                        rows.into_iter().filter_map(LiveRow::into_info).filter(|s| s.alive_at(now)).collect();
-                    let max = usize::try_from(cap.max).unwrap_or(usize::MAX);
-                    if live.len() >= max {
-                        if !cap.evict_oldest {
-                            tx.rollback().await?;
-                            let retry_at = live.iter().filter_map(|s| s.dies_at()).min();
-                            return Ok(IssueOutcome::Refused { retry_at });
-                        }
-                        for old in live.iter().take(live.len() + 1 - max) {
-                            sqlx::query(
-                                "UPDATE sessions SET revoked_at = $1, revoke_reason = 'evicted' WHERE id = $2",
-                            )
-                            .bind(now.0)
-                            .bind(old.id.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                            insert_invalidation(&mut *tx, &Invalidation::Token(hex(&old.token_hash)), now).await?;
-                            evicted.push((old.id.clone(), old.token_hash));
-                        }
-                    }
-                }
-                for s in sessions {
-                    insert_session(&mut *tx, s).await?;
-                }
-                for e in audit {
-                    insert_audit_event(&mut *tx, e).await?;
-                }
-                tx.commit().await?;
-                Ok(IssueOutcome::Issued { evicted })
-            }
-            .await
-        });
-        Ok(result?)
-    }
-
-    /// Retires refresh token `old` and records its successors, in one
-    /// transaction. `AlreadyUsed` when `old` was no longer live (a replay,
-    /// or a concurrent use that won the race): nothing is written then.
-    pub async fn rotate_refresh(
-        &self,
-        old: &SessionId,
-        successors: &[Session],
-        audit: &[NewAuditEvent],
-        now: Timestamp,
-    ) -> StoreResult<RotateOutcome> {
-        let result: Result<RotateOutcome, sqlx::Error> = on_pool!(self, write, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                let done = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'rotated'
-                     WHERE id = $2 AND kind = 'refresh' AND revoked_at IS NULL",
-                )
-                .bind(now.0)
-                .bind(old.as_str())
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(RotateOutcome::AlreadyUsed);
-                }
-                for s in successors {
-                    insert_session(&mut *tx, s).await?;
-                }
-                for e in audit {
-                    insert_audit_event(&mut *tx, e).await?;
-                }
-                tx.commit().await?;
-                Ok(RotateOutcome::Rotated)
             }
             .await
         });

@@ -689,3 +689,76 @@ async fn postgres_nodes_are_woken_by_invalidations() {
     assert!(woke.is_ok(), "node b was never woken");
     listener.abort();
 }
+
+#[tokio::test]
+async fn a_batch_lands_many_jobs_and_answers_each() {
+    use tessera_store::{WriteJob, WriteOutcome};
+    for (backend, store, _dir) in stores().await {
+        let d = domain("local");
+        store.create_domain(&d).await.unwrap();
+        let u = user(&d, "jack");
+        store.create_user(&u, &[]).await.unwrap();
+        let fam = id(SessionId::from_bytes);
+        let old = session(&u, TokenKind::Refresh, Some(&fam));
+        store.insert_session(&old).await.unwrap();
+        let event = |n: usize| NewAuditEvent {
+            at: T0,
+            kind: AuditKind::TokenIssued,
+            actor: None,
+            subject: Some(u.id.to_string()),
+            subject_name: Some("jack".into()),
+            domain: None,
+            door: Some("oauth2".into()),
+            detail: format!("issue {n} with a \"quote\" and ünïcode"),
+        };
+        let mut jobs: Vec<WriteJob> = (0..300)
+            .map(|n| WriteJob::Issue {
+                sessions: vec![session(&u, TokenKind::Access, None)],
+                cap: None,
+                audit: vec![event(n)],
+                now: T0,
+            })
+            .collect();
+        let rotate = |tag| WriteJob::Rotate {
+            old: old.id.clone(),
+            successors: vec![session(&u, TokenKind::Refresh, Some(&fam))],
+            audit: vec![event(tag)],
+            now: T0,
+        };
+        jobs.insert(10, rotate(1000));
+        jobs.push(rotate(1001));
+        let out = store.write_batch(&jobs).await.unwrap();
+        assert_eq!(out.len(), 302, "{backend}");
+        assert_eq!(out[10], WriteOutcome::Rotate(RotateOutcome::Rotated), "{backend}");
+        assert_eq!(
+            out[301],
+            WriteOutcome::Rotate(RotateOutcome::AlreadyUsed),
+            "{backend}"
+        );
+        let live = store.live_access_sessions(&u.id, T0).await.unwrap();
+        assert_eq!(live.len(), 300, "{backend}");
+        let WriteJob::Issue { sessions, .. } = &jobs[0] else {
+            unreachable!()
+        };
+        let back = store
+            .find_session_by_hash(&sessions[0].token_hash.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            back, sessions[0],
+            "{backend}: every column survives the JSON trip"
+        );
+        let events = store
+            .list_audit_events(&AuditQuery {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 301, "{backend}: the losing rotation wrote nothing");
+        assert!(events
+            .iter()
+            .any(|e| e.event.detail == "issue 7 with a \"quote\" and ünïcode"));
+    }
+}

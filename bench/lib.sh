@@ -1,0 +1,54 @@
+# Shared helpers for the bench scripts: build, start a throwaway Tessera,
+# stop it. Source this file; it sets TESSERA, LOADGEN, WORK, ADDR.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_SECONDS="${BENCH_SECONDS:-10}"
+
+build_all() {
+  echo "== building (release)" >&2
+  cargo build --quiet --release -p tessera --manifest-path "$ROOT/Cargo.toml"
+  cargo build --quiet --release --manifest-path "$ROOT/bench/loadgen/Cargo.toml"
+  TESSERA="$ROOT/target/release/tessera"
+  LOADGEN="$ROOT/bench/loadgen/target/release/tessera-loadgen"
+}
+
+# start_tessera [extra toml]: a fresh data dir, plain HTTP on a free port.
+start_tessera() {
+  WORK="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
+  cat > "$WORK/tessera.toml" <<TOML
+data_dir = "$WORK/data"
+[server]
+listen = "127.0.0.1:0"
+tls = "off"
+${1:-}
+TOML
+  export TESSERA_CONFIG="$WORK/tessera.toml"
+  export TESSERA_ADMIN_PASSWORD="bench-admin-password"
+  "$TESSERA" init >/dev/null 2>&1
+  RUST_LOG="${RUST_LOG:-info}" "$TESSERA" serve >"$WORK/serve.out" 2>"$WORK/serve.log" &
+  SERVE_PID=$!
+  trap stop_tessera EXIT
+  for _ in $(seq 1 100); do
+    ADDR="$(sed -n 's#^tessera listening on http://##p' "$WORK/serve.out" 2>/dev/null || true)"
+    [ -n "$ADDR" ] && break
+    sleep 0.1
+  done
+  [ -n "$ADDR" ] || { echo "tessera did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+}
+
+stop_tessera() {
+  if [ -n "${SERVE_PID:-}" ]; then
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+    SERVE_PID=""
+  fi
+  [ -n "${WORK:-}" ] && rm -rf "$WORK"
+}
+
+# rate_of "<loadgen output line>": the rate figure.
+rate_of() { sed -n 's/.*rate=\([0-9.]*\)\/s.*/\1/p' <<<"$1"; }
+errors_of() { sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$1"; }
+
+# verdict FIGURE OP TARGET: PASS or FAIL.
+verdict() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? (a >= b) : (a <= b); print ok ? "PASS" : "FAIL" }'; }
