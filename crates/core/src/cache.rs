@@ -305,6 +305,7 @@ mod tests {
             idle_timeout_ms: idle,
             revoked_at: None,
             revoke_reason: None,
+            previous_hash: None,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod master_key;
 pub mod password;
 pub mod random;
+pub mod refresh;
 pub mod scope;
 pub mod token;
 pub mod tokens;

@@ -1,15 +1,16 @@
-//! Argon2id password hashing on a bounded worker pool. Hashing runs in
-//! `spawn_blocking` behind a semaphore sized to the cores, so a storm of
-//! logins queues here instead of starving token checks; past a bounded
-//! queue, callers get `Busy` rather than waiting without end.
+//! Argon2id password hashing on a bounded worker pool: one thread per core
+//! takes hashes from a bounded queue, so a storm of logins queues here
+//! instead of starving token checks, a worker starts its next hash the
+//! moment it finishes one, and past the queue's bound callers get `Busy`
+//! rather than waiting without end.
 
 use crate::error::{AuthError, AuthResult};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use tessera_model::config::PasswordConfig;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 /// Longest accepted password, in bytes: beyond this Argon2 input is just a
@@ -22,11 +23,12 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+
 struct Inner {
     argon: Argon2<'static>,
-    permits: Semaphore,
-    waiting: AtomicUsize,
-    max_waiting: usize,
+    queue: SyncSender<Job>,
     /// A hash of a random password under the configured parameters:
     /// verifying against it makes an unknown user cost what a known one does.
     dummy: String,
@@ -44,14 +46,17 @@ impl PasswordHasher {
             workers
         };
         let dummy = hash_with(&argon, crate::random::password().as_bytes())?;
+        let (queue, jobs) = sync_channel::<Job>(workers * 256);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..workers {
+            let (jobs, argon) = (jobs.clone(), argon.clone());
+            std::thread::Builder::new()
+                .name(format!("tessera-argon2-{n}"))
+                .spawn(move || work(&jobs, &argon))
+                .map_err(|e| AuthError::Internal(format!("password worker thread: {e}")))?;
+        }
         Ok(PasswordHasher {
-            inner: Arc::new(Inner {
-                argon,
-                permits: Semaphore::new(workers),
-                waiting: AtomicUsize::new(0),
-                max_waiting: workers * 256,
-                dummy,
-            }),
+            inner: Arc::new(Inner { argon, queue, dummy }),
         })
     }
 
@@ -106,18 +111,35 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> AuthResult<T> {
-        let inner = &self.inner;
-        if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.max_waiting {
-            inner.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(AuthError::Busy);
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |argon| {
+            let _ = reply.send(f(argon));
+        });
+        match self.inner.queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(AuthError::Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(AuthError::Internal("the password workers have stopped".into()))
+            }
         }
-        let permit = inner.permits.acquire().await;
-        inner.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = permit.map_err(|_| AuthError::Internal("password pool closed".into()))?;
-        let me = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&me.argon))
+        answer
             .await
-            .map_err(|e| AuthError::Internal(format!("password worker: {e}")))
+            .map_err(|_| AuthError::Internal("a password worker dropped a job".into()))
+    }
+}
+
+/// A hashing thread: takes the next job as soon as it is free. Ends when
+/// every `PasswordHasher` handle is gone.
+fn work(jobs: &Mutex<Receiver<Job>>, argon: &Argon2<'static>) {
+    loop {
+        let next = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(argon),
+            Err(_) => return,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use tessera_model::session::TokenHash;
 use tessera_model::{
     AuditKind, ClientId, NewAuditEvent, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId,
 };
-use tessera_store::{CapCheck, Invalidation, IssueOutcome, RotateOutcome, WriteJob, WriteOutcome};
+use tessera_store::{CapCheck, Invalidation, IssueOutcome, WriteJob, WriteOutcome};
 use zeroize::Zeroizing;
 
 /// Whom a token speaks for.
@@ -242,7 +242,7 @@ impl Core {
     }
 
     /// Caches a session just written, so its first use needs no store.
-    fn remember(&self, s: &Session, generation: u64) {
+    pub(crate) fn remember(&self, s: &Session, generation: u64) {
         if let Some(hash) = s.token_hash {
             self.cache
                 .put_session(hash, Arc::new(CachedSession::new(s.clone())), generation);
@@ -251,7 +251,7 @@ impl Core {
 
     /// Builds one session and its token.
     #[allow(clippy::too_many_arguments)]
-    fn mint(
+    pub(crate) fn mint(
         &self,
         req: &IssueRequest,
         policy: &TokenPolicy,
@@ -306,6 +306,7 @@ impl Core {
             idle_timeout_ms: idle.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
             revoked_at: None,
             revoke_reason: None,
+            previous_hash: None,
         };
         Ok(IssuedToken { token, session })
     }
@@ -519,159 +520,6 @@ impl Core {
         Ok(())
     }
 
-    /// Rotates a refresh token (RFC 6749 §6, with the rotation and replay
-    /// rules of the OAuth 2.0 Security BCP): the used token dies, a new
-    /// access and refresh token are issued in its family, and presenting a
-    /// used refresh token again revokes the whole family.
-    pub async fn refresh(
-        &self,
-        presented: &str,
-        client: &ClientId,
-        scope: Option<&str>,
-    ) -> AuthResult<Issued> {
-        let invalid = |why: &str| AuthError::oauth("invalid_grant", why);
-        if token::opaque_kind(presented) != Some(TokenKind::Refresh) {
-            return Err(invalid("the refresh token is not valid"));
-        }
-        let old_hash = token::hash(presented);
-        let old = match self.cache.session(&old_hash) {
-            Some(cached) => cached.session.clone(),
-            None => match self.session_for_token(presented).await? {
-                Some(s) => {
-                    tracing::debug!("refresh token not cached");
-                    s
-                }
-                None => return Err(invalid("the refresh token is not valid")),
-            },
-        };
-        if old.client_id.as_ref() != Some(client) {
-            return Err(invalid("the refresh token was issued to another client"));
-        }
-        let now = self.now();
-        if old.revoked_at.is_some() {
-            if old.revoke_reason.as_deref() == Some("rotated") {
-                self.refresh_replayed(&old, now).await?;
-                return Err(invalid(
-                    "the refresh token was already used; its whole session has been revoked",
-                ));
-            }
-            return Err(invalid("the refresh token has been revoked"));
-        }
-        if old.expires_at.is_some_and(|t| t <= now) {
-            return Err(invalid("the refresh token has expired"));
-        }
-        let subject = self.subject_of(&old, now).await.map_err(|e| match e {
-            AuthError::Locked { .. } | AuthError::UserDisabled | AuthError::DomainDisabled => {
-                invalid("the account cannot log in now")
-            }
-            other => other,
-        })?;
-        let scope = crate::scope::narrow(scope, &old.scope)?;
-        let policy = self.policy(&old.policy)?;
-        let req = IssueRequest {
-            subject,
-            door: old.door.clone(),
-            policy: old.policy.clone(),
-            kind: TokenKind::Access,
-            scope,
-            client_id: old.client_id.clone(),
-            with_refresh: true,
-            auth_time: old.auth_time,
-            audit: vec![],
-        };
-        let life = policy.refresh_lifetime.unwrap_or(Duration::from_secs(0));
-        let access = self.mint(
-            &req,
-            &policy,
-            TokenKind::Access,
-            old.family_id.clone(),
-            policy.max_lifetime.map(|d| now.plus(d)),
-            policy.idle_timeout,
-            now,
-        )?;
-        let refresh = self.mint(
-            &req,
-            &policy,
-            TokenKind::Refresh,
-            old.family_id.clone(),
-            Some(now.plus(life)),
-            None,
-            now,
-        )?;
-        let event = NewAuditEvent {
-            at: now,
-            kind: AuditKind::TokenRefreshed,
-            actor: None,
-            subject: Some(req.subject.id()),
-            subject_name: Some(req.subject.name().to_owned()),
-            domain: req.subject.domain_name().map(str::to_owned),
-            door: Some(old.door.clone()),
-            detail: format!(
-                "refresh session {} rotated to {} (access {})",
-                old.id, refresh.session.id, access.session.id
-            ),
-        };
-        self.cache.drop_session(&old_hash);
-        let generation = self.cache.generation();
-        let job = WriteJob::Rotate {
-            old: old.id.clone(),
-            successors: vec![access.session.clone(), refresh.session.clone()],
-            audit: vec![event],
-            now,
-        };
-        match self.writer.submit(job).await? {
-            WriteOutcome::Rotate(RotateOutcome::Rotated) => {}
-            WriteOutcome::Rotate(RotateOutcome::AlreadyUsed) => {
-                self.refresh_replayed(&old, now).await?;
-                return Err(invalid(
-                    "the refresh token was already used; its whole session has been revoked",
-                ));
-            }
-            WriteOutcome::Issue(_) => {
-                return Err(AuthError::Internal(
-                    "the writer answered a rotation with an issue".into(),
-                ))
-            }
-        }
-        self.remember(&access.session, generation);
-        self.remember(&refresh.session, generation);
-        Ok(Issued {
-            access,
-            refresh: Some(refresh),
-        })
-    }
-
-    async fn refresh_replayed(&self, old: &Session, now: Timestamp) -> AuthResult<()> {
-        let family = old.family_id.clone().unwrap_or_else(|| old.id.clone());
-        let revoked = self
-            .store
-            .revoke_family(&family, now, "refresh token replayed")
-            .await?;
-        for (_, hash) in &revoked {
-            self.cache.drop_session(hash);
-        }
-        self.audit
-            .record(NewAuditEvent {
-                at: now,
-                kind: AuditKind::RefreshReplay,
-                actor: None,
-                subject: old
-                    .user_id
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .or(old.client_id.as_ref().map(ToString::to_string)),
-                subject_name: None,
-                domain: None,
-                door: Some(old.door.clone()),
-                detail: format!(
-                    "used refresh token {} presented again; revoked {} sessions of its family",
-                    old.id,
-                    revoked.len()
-                ),
-            })
-            .await
-    }
-
     /// Revokes the session behind a presented token (logout, RFC 7009).
     /// A refresh token takes its family with it. With `owner`, only that
     /// client's tokens may be revoked. Returns the session, or `None` when
@@ -810,7 +658,7 @@ impl Core {
 }
 
 /// Rounds up to whole seconds, and at least one (for `Retry-After`).
-fn round_up_secs(d: Duration) -> Duration {
+pub(crate) fn round_up_secs(d: Duration) -> Duration {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     Duration::from_secs(secs.max(1))
 }

@@ -112,6 +112,10 @@ pub struct Session {
     pub idle_timeout_ms: Option<i64>,
     pub revoked_at: Option<Timestamp>,
     pub revoke_reason: Option<String>,
+    /// A refresh session's token before its last rotation: presented
+    /// again, it betrays a replay.
+    #[serde(skip)]
+    pub previous_hash: Option<TokenHash>,
 }
 
 impl Session {

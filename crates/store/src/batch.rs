@@ -36,9 +36,20 @@ pub enum IssueOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotateOutcome {
     Rotated,
-    /// The old refresh token was no longer live (a replay, or a concurrent
-    /// use that won): nothing written.
+    /// The presented refresh token was no longer the session's current one
+    /// (a replay, or a concurrent use that won): nothing written.
     AlreadyUsed,
+}
+
+/// A refresh rotation: the refresh session keeps its row and id, and moves
+/// from the presented token to the next one (remembering the presented one
+/// to catch replays).
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub session: SessionId,
+    pub presented: TokenHash,
+    pub next: TokenHash,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// One write on the token path.
@@ -51,10 +62,11 @@ pub enum WriteJob {
         audit: Vec<NewAuditEvent>,
         now: Timestamp,
     },
-    /// Retire refresh token `old` and record its successors.
+    /// Rotate a refresh session and record what it issued (the new access
+    /// session), only if the presented token is still its current one.
     Rotate {
-        old: SessionId,
-        successors: Vec<Session>,
+        rotation: Rotation,
+        issued: Vec<Session>,
         audit: Vec<NewAuditEvent>,
         now: Timestamp,
     },
@@ -70,15 +82,18 @@ pub enum WriteOutcome {
 /// The statements of a batch, per backend: the rows arrive as one JSON
 /// array of arrays, in `SESSION_COLUMNS` / `AUDIT_COLUMNS` order.
 struct BatchSql {
-    retire: &'static str,
+    rotate: &'static str,
     sessions: &'static str,
     audit: &'static str,
 }
 
 const SQLITE_BATCH: BatchSql = BatchSql {
-    retire: "UPDATE sessions SET revoked_at = ?1, revoke_reason = 'rotated'
-             WHERE kind = 'refresh' AND revoked_at IS NULL AND id IN (SELECT value FROM json_each(?2))
-             RETURNING id",
+    rotate: "UPDATE sessions SET previous_hash = token_hash, token_hash = unhex(j.value->>1),
+               expires_at = j.value->>2, last_used_at = ?1
+             FROM (SELECT value FROM json_each(?2)) AS j
+             WHERE sessions.id = j.value->>0 AND sessions.token_hash = unhex(j.value->>3)
+               AND sessions.kind = 'refresh' AND sessions.revoked_at IS NULL
+             RETURNING sessions.id",
     sessions: "INSERT INTO sessions (id, token_hash, kind, format, user_id, client_id, domain_id, door, policy,
                  scope, family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at,
                  revoke_reason)
@@ -90,9 +105,12 @@ const SQLITE_BATCH: BatchSql = BatchSql {
 };
 
 const POSTGRES_BATCH: BatchSql = BatchSql {
-    retire: "UPDATE sessions SET revoked_at = $1, revoke_reason = 'rotated'
-             WHERE kind = 'refresh' AND revoked_at IS NULL AND id IN (SELECT jsonb_array_elements_text($2::jsonb))
-             RETURNING id",
+    rotate: "UPDATE sessions SET previous_hash = sessions.token_hash, token_hash = decode(j.value->>1, 'hex'),
+               expires_at = (j.value->>2)::bigint, last_used_at = $1
+             FROM jsonb_array_elements($2::jsonb) AS j(value)
+             WHERE sessions.id = j.value->>0 AND sessions.token_hash = decode(j.value->>3, 'hex')
+               AND sessions.kind = 'refresh' AND sessions.revoked_at IS NULL
+             RETURNING sessions.id",
     sessions: "INSERT INTO sessions (id, token_hash, kind, format, user_id, client_id, domain_id, door, policy,
                  scope, family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at,
                  revoke_reason)
@@ -185,17 +203,17 @@ impl Store {
         }
     }
 
-    /// Retires refresh token `old` and records its successors (one job).
+    /// Rotates one refresh session and records what it issued (one job).
     pub async fn rotate_refresh(
         &self,
-        old: &SessionId,
-        successors: &[Session],
+        rotation: Rotation,
+        issued: &[Session],
         audit: &[NewAuditEvent],
         now: Timestamp,
     ) -> StoreResult<RotateOutcome> {
         let job = WriteJob::Rotate {
-            old: old.clone(),
-            successors: successors.to_vec(),
+            rotation,
+            issued: issued.to_vec(),
             audit: audit.to_vec(),
             now,
         };
@@ -215,13 +233,23 @@ impl Store {
             })
             .max()
             .unwrap_or(Timestamp(0));
-        let rotating: Vec<&str> = jobs
-            .iter()
-            .filter_map(|j| match j {
-                WriteJob::Rotate { old, .. } => Some(old.as_str()),
-                WriteJob::Issue { .. } => None,
-            })
-            .collect();
+        // A session rotated twice in one batch (the same token presented
+        // twice at once): only its first rotation may win.
+        let mut rotating: Vec<&str> = Vec::new();
+        let mut rotation_rows: Vec<serde_json::Value> = Vec::new();
+        for job in jobs {
+            if let WriteJob::Rotate { rotation: r, .. } = job {
+                if !rotating.contains(&r.session.as_str()) {
+                    rotating.push(r.session.as_str());
+                    rotation_rows.push(serde_json::json!([
+                        r.session.as_str(),
+                        hex(&r.next),
+                        r.expires_at.map(|t| t.0),
+                        hex(&r.presented)
+                    ]));
+                }
+            }
+        }
         let sql = match self.backend() {
             crate::Backend::Sqlite => &SQLITE_BATCH,
             crate::Backend::Postgres => &POSTGRES_BATCH,
@@ -229,13 +257,13 @@ impl Store {
         let result: Result<Vec<WriteOutcome>, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                // 1. Retire every refresh token being rotated, in one statement.
+                // 1. Rotate every refresh session, in one statement.
                 let mut retired: HashSet<String> = HashSet::new();
-                if !rotating.is_empty() {
-                    let ids = serde_json::Value::from(rotating.clone()).to_string();
-                    let retired_now: Vec<String> =
-                        sqlx::query_scalar(sql.retire).bind(latest.0).bind(ids).fetch_all(&mut *tx).await?;
-                    retired.extend(retired_now);
+                if !rotation_rows.is_empty() {
+                    let rows = serde_json::Value::Array(rotation_rows.clone()).to_string();
+                    let rotated: Vec<String> =
+                        sqlx::query_scalar(sql.rotate).bind(latest.0).bind(rows).fetch_all(&mut *tx).await?;
+                    retired.extend(rotated);
                 }
                 // 2. Decide each job; cap checks see everything before them.
                 let mut outcomes = Vec::with_capacity(jobs.len());
@@ -243,9 +271,9 @@ impl Store {
                 let mut events: Vec<&NewAuditEvent> = Vec::new();
                 for job in jobs {
                     match job {
-                        WriteJob::Rotate { old, successors, audit, .. } => {
-                            if retired.remove(old.as_str()) {
-                                pending.extend(successors.iter());
+                        WriteJob::Rotate { rotation, issued, audit, .. } => {
+                            if retired.remove(rotation.session.as_str()) {
+                                pending.extend(issued.iter());
                                 events.extend(audit.iter());
                                 outcomes.push(WriteOutcome::Rotate(RotateOutcome::Rotated));
                             } else {
@@ -347,6 +375,7 @@ mod tests {
             idle_timeout_ms: Some(600_000),
             revoked_at: None,
             revoke_reason: None,
+            previous_hash: None,
         };
         let row = session_row(&s);
         let row = row.as_array().unwrap();

@@ -20,7 +20,7 @@ pub mod testing;
 mod users;
 
 pub use audit::AuditQuery;
-pub use batch::{CapCheck, IssueOutcome, RotateOutcome, WriteJob, WriteOutcome};
+pub use batch::{CapCheck, IssueOutcome, RotateOutcome, Rotation, WriteJob, WriteOutcome};
 pub use cluster::BootstrapRecords;
 pub use error::{StoreError, StoreResult};
 pub use invalidations::Invalidation;

@@ -26,6 +26,7 @@ struct SessionRow {
     idle_timeout_ms: Option<i64>,
     revoked_at: Option<i64>,
     revoke_reason: Option<String>,
+    previous_hash: Option<Vec<u8>>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -39,6 +40,14 @@ impl TryFrom<SessionRow> for Session {
             .as_slice()
             .try_into()
             .map_err(|_| corrupt("token hash length"))?;
+        let previous_hash = match &r.previous_hash {
+            Some(h) => Some(TokenHash(
+                h.as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("previous hash length"))?,
+            )),
+            None => None,
+        };
         Ok(Session {
             id: SessionId::from_trusted(r.id),
             token_hash: Some(TokenHash(hash)),
@@ -58,12 +67,14 @@ impl TryFrom<SessionRow> for Session {
             idle_timeout_ms: r.idle_timeout_ms,
             revoked_at: r.revoked_at.map(Timestamp),
             revoke_reason: r.revoke_reason,
+            previous_hash,
         })
     }
 }
 
 const COLUMNS: &str = "id, token_hash, kind, format, user_id, client_id, domain_id, door, policy, scope, \
-     family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, revoke_reason";
+     family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, revoke_reason, \
+     previous_hash";
 
 /// Inserts one session on any executor of either backend.
 pub(crate) async fn insert_session<'e, E, DB>(exec: E, s: &Session) -> Result<(), sqlx::Error>

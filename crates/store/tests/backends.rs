@@ -91,6 +91,7 @@ fn session(user: &User, kind: TokenKind, family: Option<&SessionId>) -> Session 
         idle_timeout_ms: Some(600_000),
         revoked_at: None,
         revoke_reason: None,
+        previous_hash: None,
     }
 }
 
@@ -575,42 +576,61 @@ async fn the_cap_refuses_with_the_first_death_or_evicts_the_oldest() {
 }
 
 #[tokio::test]
-async fn a_refresh_token_rotates_once() {
+async fn a_refresh_session_rotates_in_place_once_per_token() {
+    use tessera_store::Rotation;
     for (backend, store, _dir) in stores().await {
         let d = domain("local");
         store.create_domain(&d).await.unwrap();
         let u = user(&d, "hank");
         store.create_user(&u, &[]).await.unwrap();
         let fam = id(SessionId::from_bytes);
-        let r1 = session(&u, TokenKind::Refresh, Some(&fam));
-        store.insert_session(&r1).await.unwrap();
-        let next = [
-            session(&u, TokenKind::Access, Some(&fam)),
-            session(&u, TokenKind::Refresh, Some(&fam)),
-        ];
+        let r = session(&u, TokenKind::Refresh, Some(&fam));
+        store.insert_session(&r).await.unwrap();
+        let first = r.token_hash.unwrap();
+        let second = TokenHash(rand::random());
+        let rotation = |presented, next| Rotation {
+            session: r.id.clone(),
+            presented,
+            next,
+            expires_at: Some(T0.plus(Duration::from_secs(7200))),
+        };
+        let access = session(&u, TokenKind::Access, Some(&fam));
+        let out = store
+            .rotate_refresh(rotation(first, second), std::slice::from_ref(&access), &[], T0)
+            .await
+            .unwrap();
+        assert_eq!(out, RotateOutcome::Rotated, "{backend}");
+        let now = store.find_session(&r.id).await.unwrap().unwrap();
         assert_eq!(
-            store.rotate_refresh(&r1.id, &next, &[], T0).await.unwrap(),
-            RotateOutcome::Rotated,
+            (now.token_hash, now.previous_hash),
+            (Some(second), Some(first)),
             "{backend}"
         );
-        let again = [session(&u, TokenKind::Access, Some(&fam))];
-        assert_eq!(
-            store.rotate_refresh(&r1.id, &again, &[], T0).await.unwrap(),
-            RotateOutcome::AlreadyUsed
-        );
+        assert_eq!(now.expires_at, Some(T0.plus(Duration::from_secs(7200))));
         assert!(
-            store.find_session(&again[0].id).await.unwrap().is_none(),
+            store.find_session(&access.id).await.unwrap().is_some(),
+            "{backend}"
+        );
+
+        // The same token again: refused, and what it would have issued is not written.
+        let again = session(&u, TokenKind::Access, Some(&fam));
+        let out = store
+            .rotate_refresh(
+                rotation(first, TokenHash(rand::random())),
+                std::slice::from_ref(&again),
+                &[],
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out, RotateOutcome::AlreadyUsed, "{backend}");
+        assert!(
+            store.find_session(&again.id).await.unwrap().is_none(),
             "{backend}"
         );
         assert_eq!(
-            store
-                .find_session(&r1.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .revoke_reason
-                .as_deref(),
-            Some("rotated")
+            store.find_session(&r.id).await.unwrap().unwrap().token_hash,
+            Some(second)
         );
     }
 }
@@ -720,8 +740,13 @@ async fn a_batch_lands_many_jobs_and_answers_each() {
             })
             .collect();
         let rotate = |tag| WriteJob::Rotate {
-            old: old.id.clone(),
-            successors: vec![session(&u, TokenKind::Refresh, Some(&fam))],
+            rotation: tessera_store::Rotation {
+                session: old.id.clone(),
+                presented: old.token_hash.unwrap(),
+                next: TokenHash(rand::random()),
+                expires_at: None,
+            },
+            issued: vec![session(&u, TokenKind::Access, Some(&fam))],
             audit: vec![event(tag)],
             now: T0,
         };
@@ -736,7 +761,11 @@ async fn a_batch_lands_many_jobs_and_answers_each() {
             "{backend}"
         );
         let live = store.live_access_sessions(&u.id, T0).await.unwrap();
-        assert_eq!(live.len(), 300, "{backend}");
+        assert_eq!(
+            live.len(),
+            301,
+            "{backend}: 300 issued, 1 from the winning rotation"
+        );
         let WriteJob::Issue { sessions, .. } = &jobs[0] else {
             unreachable!()
         };

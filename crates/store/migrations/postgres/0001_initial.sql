@@ -76,7 +76,9 @@ CREATE TABLE sessions (
     expires_at      BIGINT,
     idle_timeout_ms BIGINT,
     revoked_at      BIGINT,
-    revoke_reason   TEXT
+    revoke_reason   TEXT,
+    -- A refresh session's token before its last rotation (replay detection).
+    previous_hash   BYTEA
 );
 -- Access and proxy tokens are found by hash. Refresh tokens carry their
 -- session id and are found by it (then checked against the hash), so the

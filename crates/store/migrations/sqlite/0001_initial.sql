@@ -77,7 +77,9 @@ CREATE TABLE sessions (
     expires_at      INTEGER,
     idle_timeout_ms INTEGER,
     revoked_at      INTEGER,
-    revoke_reason   TEXT
+    revoke_reason   TEXT,
+    -- A refresh session's token before its last rotation (replay detection).
+    previous_hash   BLOB
 ) WITHOUT ROWID;
 -- Access and proxy tokens are found by hash. Refresh tokens carry their
 -- session id and are found by it (then checked against the hash), so the
