@@ -46,6 +46,14 @@ impl Audit {
 
     /// Writes one event to the log and the store.
     pub async fn record(&self, ev: NewAuditEvent) -> AuthResult<()> {
+        Audit::log(&ev);
+        self.store.insert_audit_events(std::slice::from_ref(&ev)).await?;
+        Ok(())
+    }
+
+    /// Writes one event to the structured log only: for events the token
+    /// writer has just committed to the store with their sessions.
+    pub fn log(ev: &NewAuditEvent) {
         tracing::info!(
             target: "tessera::audit",
             kind = ev.kind.as_str(),
@@ -57,8 +65,6 @@ impl Audit {
             detail = %ev.detail,
             "audit"
         );
-        self.store.insert_audit_events(std::slice::from_ref(&ev)).await?;
-        Ok(())
     }
 
     /// Records an administrative change made by `actor`.

@@ -118,7 +118,7 @@ impl Core {
                 expires_at,
             },
             issued: vec![access.session.clone()],
-            audit: vec![event],
+            audit: vec![event.clone()],
             now,
         };
         match self.writer.submit(job).await? {
@@ -134,6 +134,7 @@ impl Core {
                 ))
             }
         }
+        crate::audit::Audit::log(&event);
         let rotated = Session {
             token_hash: Some(next_hash),
             previous_hash: Some(hash),

@@ -208,12 +208,7 @@ impl Core {
         let mut sessions = vec![access.session.clone()];
         sessions.extend(refresh.iter().map(|r| r.session.clone()));
         let generation = self.cache.generation();
-        let job = WriteJob::Issue {
-            sessions,
-            cap,
-            audit: req.audit,
-            now,
-        };
+        let job = WriteJob::Issue { sessions, cap, audit: req.audit.clone(), now };
         match self.writer.submit(job).await? {
             WriteOutcome::Issue(IssueOutcome::Issued { evicted }) => {
                 for (_, hash) in &evicted {
@@ -234,6 +229,7 @@ impl Core {
                 ))
             }
         }
+        req.audit.iter().for_each(crate::audit::Audit::log);
         self.remember(&access.session, generation);
         if let Some(r) = &refresh {
             self.remember(&r.session, generation);

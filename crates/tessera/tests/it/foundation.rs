@@ -99,11 +99,19 @@ async fn a_restart_keeps_certificate_store_and_admin() {
 /// Starts `tessera serve` as a real process in `dir` and returns it with
 /// the URL it printed.
 fn spawn_serve(dir: &std::path::Path) -> (std::process::Child, String, BufReader<std::process::ChildStdout>) {
+    spawn_serve_with(dir, &[])
+}
+
+fn spawn_serve_with(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, BufReader<std::process::ChildStdout>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.args(["serve", "--listen", "127.0.0.1:0"]).current_dir(dir);
     for var in tessera::config::NAMED_ENV {
         cmd.env_remove(var);
     }
+    cmd.envs(env.iter().copied());
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -285,4 +293,66 @@ fn environment_variables_override_the_file() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
+}
+
+#[tokio::test]
+async fn no_password_or_token_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "a-very-recognisable-password";
+    let (child, url, _out) = spawn_serve_with(
+        dir.path(),
+        &[("TESSERA_ADMIN_PASSWORD", password), ("RUST_LOG", "debug")],
+    );
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let cfg = dir.path().join("empty.toml");
+        std::fs::write(&cfg, "").unwrap();
+        crate::harness::run_cli(&cfg, dir.path(), args, stdin)
+    };
+    cli(
+        &["client", "add", "c", "--secret-stdin", "--grant", "password"],
+        Some("client-secret-to-hide"),
+    )
+    .ok();
+    let login = |pw: &str| {
+        Command::new("curl")
+            .args([
+                "-sk",
+                &format!("{url}/oauth/token"),
+                "-u",
+                "c:client-secret-to-hide",
+                "-d",
+                "grant_type=password",
+            ])
+            .args(["-d", "username=admin", "-d", &format!("password={pw}")])
+            .output()
+            .unwrap()
+    };
+    let ok = login(password);
+    let body: serde_json::Value = serde_json::from_slice(&ok.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&ok.stdout)));
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    login("wrong-guess-to-hide");
+    let me = Command::new("curl")
+        .args([
+            "-sk",
+            &format!("{url}/v1/auth/whoami"),
+            "-H",
+            &format!("X-Auth-Token: {token}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&me.stdout).contains("admin"));
+    let log = terminate(child);
+    assert!(
+        log.contains("login_succeeded") && log.contains("login_failed"),
+        "the audit reaches the log: {log}"
+    );
+    for secret in [
+        password,
+        "wrong-guess-to-hide",
+        "client-secret-to-hide",
+        token.as_str(),
+    ] {
+        assert!(!log.contains(secret), "the log leaks {secret}");
+    }
 }

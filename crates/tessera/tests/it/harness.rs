@@ -139,6 +139,18 @@ impl TestServer {
         )
     }
 
+    /// Another node on the same configuration and store (a cluster of two),
+    /// sharing this server's clock.
+    pub async fn peer(&self) -> Node {
+        let config = tessera::config::load(Some(&self.config_path), &Default::default()).unwrap();
+        let core = tessera::runtime::open_core(Arc::new(config), Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        let running = tessera::server::start(core, None).await.unwrap();
+        let client = client_for(&running, &self.data_dir());
+        Node { running, client }
+    }
+
     /// `127.0.0.1:PORT`, for substituting into the seeds' command lines.
     pub fn host(&self) -> String {
         self.running
@@ -223,6 +235,24 @@ impl TestServer {
     /// Runs the `tessera` binary on this server's configuration.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
         run_cli(&self.config_path, self.dir.path(), args, stdin)
+    }
+}
+
+/// A second node started by `TestServer::peer`.
+pub struct Node {
+    running: RunningServer,
+    pub client: reqwest::Client,
+}
+
+impl Node {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.running.base_url())
+    }
+
+    pub async fn stop(self) {
+        let core = self.running.core.clone();
+        self.running.stop().await.unwrap();
+        core.store.close().await;
     }
 }
 

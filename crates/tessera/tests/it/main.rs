@@ -8,5 +8,6 @@
 mod harness;
 
 mod cli;
+mod cluster;
 mod foundation;
 mod oauth2;

@@ -1,0 +1,155 @@
+//! Two nodes on one store: what one node changes, the other sees promptly
+//! (PostgreSQL LISTEN/NOTIFY, or the invalidation log's poll on SQLite);
+//! and changes made by the CLI reach a running server.
+
+use crate::harness::{backends, Options, TestServer, ADMIN_PASSWORD};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Polls `url` with `token` until it answers `want`, for at most 5 s;
+/// returns how long it took.
+async fn until_status(client: &reqwest::Client, url: &str, token: &str, want: u16) -> Duration {
+    let start = Instant::now();
+    loop {
+        let status = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{url} still answers {status}, not {want}, after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn login(server: &TestServer) -> String {
+    let res = server
+        .client
+        .post(server.url("/oauth/token"))
+        .basic_auth("cli", Some(""))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_node_is_refused_on_the_other_promptly() {
+    for backend in backends() {
+        let a = TestServer::start_with(Options {
+            backend,
+            ..Default::default()
+        })
+        .await;
+        a.add_client("cli", None, &["password"], &[]).await;
+        let b = a.peer().await;
+        let token = login(&a).await;
+        // B learns the session from the store and caches it.
+        let whoami_b = b.url("/v1/auth/whoami");
+        assert_eq!(
+            b.client
+                .get(&whoami_b)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let res = a
+            .client
+            .post(a.url("/v1/auth/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let took = until_status(&b.client, &whoami_b, &token, 401).await;
+        assert!(took < Duration::from_secs(3), "{backend:?}: node B took {took:?}");
+        b.stop().await;
+        a.halt().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockout_on_one_node_refuses_the_users_tokens_on_the_other() {
+    for backend in backends() {
+        let a = TestServer::start_with(Options {
+            backend,
+            toml: "[lockout]\nmax_failed_logins = 2\n".into(),
+            ..Default::default()
+        })
+        .await;
+        a.add_client("cli", None, &["password"], &[]).await;
+        let b = a.peer().await;
+        let token = login(&a).await;
+        let whoami_b = b.url("/v1/auth/whoami");
+        assert_eq!(
+            b.client
+                .get(&whoami_b)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        for _ in 0..2 {
+            a.client
+                .post(a.url("/oauth/token"))
+                .basic_auth("cli", Some(""))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", "admin"),
+                    ("password", "wrong"),
+                ])
+                .send()
+                .await
+                .unwrap();
+        }
+        until_status(&b.client, &whoami_b, &token, 401).await;
+        b.stop().await;
+        a.halt().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_disabled_by_the_cli_is_refused_by_the_running_server() {
+    let server = TestServer::start().await;
+    server.add_client("cli", None, &["password"], &[]).await;
+    let token = login(&server).await;
+    let whoami = server.url("/v1/auth/whoami");
+    assert_eq!(
+        server
+            .client
+            .get(&whoami)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let out = tokio::task::spawn_blocking({
+        let (config, dir) = (server.config_path.clone(), server.dir.path().to_owned());
+        move || crate::harness::run_cli(&config, &dir, &["user", "disable", "admin"], None)
+    })
+    .await
+    .unwrap();
+    out.ok();
+    until_status(&server.client, &whoami, &token, 401).await;
+}
