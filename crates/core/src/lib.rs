@@ -18,6 +18,7 @@ pub mod password;
 pub mod random;
 pub mod refresh;
 pub mod scope;
+pub mod session_admin;
 pub mod token;
 pub mod tokens;
 pub mod writer;
@@ -60,6 +61,8 @@ pub struct Core {
     pub writer: writer::Writer,
     /// SHA-256 of the cluster service token, when one is configured.
     service_token: Option<TokenHash>,
+    /// SHA-256 of the bootstrap admin token, when one is configured.
+    admin_token: Option<TokenHash>,
     master_key: MasterKey,
 }
 
@@ -116,6 +119,11 @@ impl Core {
             keys,
             writer: writer::Writer::start(store.clone())?,
             service_token,
+            admin_token: config
+                .bootstrap
+                .admin_token
+                .as_ref()
+                .map(|t| token::hash(t.expose())),
             config,
             store,
             clock,
@@ -129,6 +137,15 @@ impl Core {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.master_key
+    }
+
+    /// Whether a presented token is the bootstrap admin token (seed 002);
+    /// compared in constant time. Only the admin API asks.
+    pub fn is_admin_token(&self, presented: &str) -> bool {
+        let hash = token::hash(presented);
+        self.admin_token
+            .as_ref()
+            .is_some_and(|want| bool::from(want.0.ct_eq(&hash.0)))
     }
 
     /// Whether a presented token (by hash) is the cluster service token;

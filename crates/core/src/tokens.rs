@@ -208,7 +208,12 @@ impl Core {
         let mut sessions = vec![access.session.clone()];
         sessions.extend(refresh.iter().map(|r| r.session.clone()));
         let generation = self.cache.generation();
-        let job = WriteJob::Issue { sessions, cap, audit: req.audit.clone(), now };
+        let job = WriteJob::Issue {
+            sessions,
+            cap,
+            audit: req.audit.clone(),
+            now,
+        };
         match self.writer.submit(job).await? {
             WriteOutcome::Issue(IssueOutcome::Issued { evicted }) => {
                 for (_, hash) in &evicted {

@@ -86,6 +86,33 @@ fn parse_basic(encoded: &str) -> Result<BasicCredentials, &'static str> {
     })
 }
 
+/// Whether the client accepts only JSON (an `Accept` naming JSON and not
+/// XML): the doors that answer XML by default (seed 001) answer JSON then.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase();
+    accept.contains("json") && !accept.contains("xml")
+}
+
+/// Query parameters (later ones do not override earlier ones).
+pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+}
+
+/// A query flag such as `using-cookies=true`.
+pub fn query_flag(params: &[(String, String)], name: &str) -> bool {
+    params
+        .iter()
+        .any(|(k, v)| k == name && v.eq_ignore_ascii_case("true"))
+}
+
 /// Whether the body is declared `application/x-www-form-urlencoded`.
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod doors;
 pub mod error;
@@ -54,6 +55,15 @@ pub fn app(state: AppState) -> Router {
     let doors = &state.core.config.doors;
     if doors.oauth2.enabled {
         router = router.merge(doors::oauth2::routes());
+    }
+    if doors.header_login.enabled {
+        router = router.merge(doors::header_login::routes());
+    }
+    if doors.domain_login.enabled {
+        router = router.merge(doors::domain_login::routes());
+    }
+    if doors.envelope_login.enabled {
+        router = router.merge(doors::envelope_login::routes());
     }
     router
         .fallback(ops::not_found)

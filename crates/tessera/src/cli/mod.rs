@@ -6,6 +6,7 @@ mod domain;
 mod output;
 mod role;
 mod serve;
+mod token;
 mod user;
 
 use anyhow::{Context, Result};
@@ -64,6 +65,12 @@ enum Command {
     /// Manage OAuth2 clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Issue, list and revoke tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manage the JWT signing keys.
+    #[command(subcommand)]
+    Keys(token::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +157,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Client(cmd) => {
             let core = open(cli.config, &overrides).await?;
             finish(&core, client::run(&core, cmd).await).await
+        }
+        Command::Token(cmd) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, token::run(&core, cmd).await).await
+        }
+        Command::Keys(cmd) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, token::keys(&core, cmd).await).await
         }
     }
 }

@@ -364,3 +364,56 @@ async fn commands_refuse_a_store_set_up_with_another_master_key() {
     .unwrap();
     t.cli(&["user", "list"], None).fails_with("master key");
 }
+
+#[tokio::test]
+async fn token_and_keys_commands() {
+    for backend in backends() {
+        let t = TestServer::configure(&Options {
+            backend,
+            ..Default::default()
+        })
+        .await;
+        t.cli(&["user", "add", "script", "--password-stdin"], Some("pw"))
+            .ok();
+        let token = t
+            .cli(&["token", "issue", "--proxy", "--user", "script"], None)
+            .ok()
+            .stdout
+            .trim()
+            .to_owned();
+        assert!(token.starts_with("tsp_"), "{token}");
+        t.cli(&["token", "issue", "--user", "script"], None)
+            .fails_with("--proxy");
+        t.cli(&["token", "issue", "--proxy", "--user", "ghost"], None)
+            .fails_with("not found");
+        let list = t
+            .cli(&["token", "list", "--user", "script", "--json"], None)
+            .ok()
+            .json();
+        let sessions = list.as_array().unwrap();
+        assert_eq!(sessions.len(), 1, "{backend:?}");
+        assert_eq!(sessions[0]["kind"], "proxy");
+        assert_eq!(sessions[0]["user"], "script");
+        assert!(sessions[0]["expires_at"].is_null(), "proxy tokens never expire");
+        let listing = t.cli(&["token", "list", "--json"], None).ok().stdout.clone();
+        assert!(
+            !listing.contains(&token) && !listing.contains("hash"),
+            "listings never show tokens"
+        );
+        let id = sessions[0]["id"].as_str().unwrap().to_owned();
+        t.cli(&["token", "revoke", &id], None).ok();
+        t.cli(&["token", "revoke", &id], None)
+            .fails_with("no live session");
+        t.cli(&["token", "revoke", "not-an-id"], None)
+            .fails_with("32 lowercase hex");
+        assert!(t
+            .cli(&["token", "list", "--json"], None)
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let kid = t.cli(&["keys", "rotate"], None).ok().stdout.trim().to_owned();
+        assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint: {kid}");
+    }
+}

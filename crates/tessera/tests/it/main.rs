@@ -9,5 +9,8 @@ mod harness;
 
 mod cli;
 mod cluster;
+mod domain_login;
+mod envelope_login;
 mod foundation;
+mod header_login;
 mod oauth2;

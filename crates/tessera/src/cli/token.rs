@@ -1,0 +1,106 @@
+//! `tessera token ...` and `tessera keys ...`
+
+use super::output;
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use tessera_core::{Actor, Core};
+use tessera_model::SessionId;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a user (prints it once).
+    Issue {
+        /// A proxy token: never expires, for scripts (seed 001).
+        #[arg(long, required = true)]
+        proxy: bool,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// List live sessions (never their tokens).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a session by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing JWTs with a new key; old keys stay published until
+    /// their last token expires.
+    Rotate,
+}
+
+pub async fn run(core: &Core, cmd: TokenCommand) -> Result<()> {
+    let actor = Actor::Cli;
+    match cmd {
+        TokenCommand::Issue {
+            proxy: _,
+            user,
+            domain,
+        } => {
+            let issued = core.issue_proxy_for(&actor, domain.as_deref(), &user).await?;
+            eprintln!(
+                "proxy token for {user:?} (session {}), shown once:",
+                issued.session.id
+            );
+            println!("{}", issued.token.as_str());
+        }
+        TokenCommand::List { user, domain, json } => {
+            let sessions = core
+                .session_list(user.as_deref().map(|u| (domain.as_deref(), u)), 1000)
+                .await?;
+            if json {
+                output::json(&sessions)?;
+            } else {
+                let rows: Vec<Vec<String>> = sessions
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.id.to_string(),
+                            s.kind.to_owned(),
+                            s.user.clone().or(s.client_id.clone()).unwrap_or_default(),
+                            s.door.clone(),
+                            s.scope.clone(),
+                            s.expires_at
+                                .map(|t| t.millis().to_string())
+                                .unwrap_or_else(|| "never".into()),
+                        ]
+                    })
+                    .collect();
+                output::table(&["ID", "KIND", "WHO", "DOOR", "SCOPE", "EXPIRES (ms)"], &rows);
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let Some(sid) = SessionId::parse(&id) else {
+                bail!("{id:?} is not a session id (32 lowercase hex characters; see `tessera token list`)");
+            };
+            if !core
+                .revoke_session_id(&sid, "revoked with the CLI", Some("cli"))
+                .await?
+            {
+                bail!("no live session {id}");
+            }
+            eprintln!("session {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+pub async fn keys(core: &Core, cmd: KeysCommand) -> Result<()> {
+    match cmd {
+        KeysCommand::Rotate => {
+            let kid = core.rotate_keys(&Actor::Cli).await?;
+            eprintln!("JWT signing key rotated; new key id:");
+            println!("{kid}");
+        }
+    }
+    Ok(())
+}
