@@ -15,6 +15,7 @@ pub mod error;
 pub mod keys;
 pub mod master_key;
 pub mod password;
+pub mod policy;
 pub mod random;
 pub mod refresh;
 pub mod scope;
@@ -59,6 +60,8 @@ pub struct Core {
     pub keys: keys::KeyRing,
     /// Group commit for token issues and rotations.
     pub writer: writer::Writer,
+    /// The gateway's compiled rules.
+    pub policy: policy::Policy,
     /// SHA-256 of the cluster service token, when one is configured.
     service_token: Option<TokenHash>,
     /// SHA-256 of the bootstrap admin token, when one is configured.
@@ -110,6 +113,7 @@ impl Core {
             None => None,
         };
         let passwords = PasswordHasher::new(&config.password, 0)?;
+        let policy = policy::Policy::compile(&config.gateway).map_err(AuthError::InvalidInput)?;
         let keys = keys::KeyRing::load(store.clone(), &master_key, clock.now()).await?;
         Ok(Core {
             passwords,
@@ -118,6 +122,7 @@ impl Core {
             cache: cache::SessionCache::default(),
             keys,
             writer: writer::Writer::start(store.clone())?,
+            policy,
             service_token,
             admin_token: config
                 .bootstrap

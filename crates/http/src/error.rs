@@ -52,7 +52,8 @@ pub fn api_error(e: AuthError) -> Response {
         AuthError::InvalidCredentials => unauthorized("invalid_credentials", "wrong user name or password"),
         AuthError::UnknownToken => unauthorized("invalid_token", "the token is not valid"),
         AuthError::Revoked => unauthorized("invalid_token", "the token has been revoked"),
-        AuthError::Expired => unauthorized("invalid_token", "the token has expired"),
+        // Seed 004's words: its API server tells clients exactly this.
+        AuthError::Expired => unauthorized("invalid_token", "Token is already expired"),
         AuthError::Idle => unauthorized("invalid_token", "the token expired after being unused too long"),
         AuthError::UserDisabled => unauthorized("invalid_token", "the account is disabled"),
         AuthError::DomainDisabled => unauthorized("invalid_token", "the account's domain is disabled"),

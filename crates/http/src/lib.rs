@@ -10,9 +10,11 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod authz;
 pub mod doors;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod ops;
 
 use axum::Router;
@@ -35,11 +37,14 @@ pub struct ConnInfo {
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
+    /// The upstream, when the gateway is on.
+    pub gateway: Option<Arc<gateway::Gateway>>,
 }
 
 impl AppState {
     pub fn new(core: Arc<Core>) -> Self {
-        AppState { core }
+        let gateway = gateway::Gateway::new(&core.config.gateway).map(Arc::new);
+        AppState { core, gateway }
     }
 }
 
@@ -51,7 +56,8 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(ops::routes())
         .merge(account::routes())
-        .merge(auth::routes());
+        .merge(auth::routes())
+        .merge(authz::routes());
     let doors = &state.core.config.doors;
     if doors.oauth2.enabled {
         router = router.merge(doors::oauth2::routes());
@@ -65,12 +71,17 @@ pub fn app(state: AppState) -> Router {
     if doors.envelope_login.enabled {
         router = router.merge(doors::envelope_login::routes());
     }
-    router
-        .fallback(ops::not_found)
+    // Tessera's own endpoints read small bodies and answer quickly; the
+    // gateway (the fallback) streams bodies of any size and has its own
+    // upstream timeout, so the limits wrap only the own routes.
+    let own = router
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ))
+        ));
+    Router::new()
+        .merge(own)
+        .fallback(gateway::proxy)
         .with_state(state)
 }

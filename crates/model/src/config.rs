@@ -479,6 +479,12 @@ impl Config {
                 self.gateway.default
             ));
         }
+        let upstream = &self.gateway.upstream;
+        if !upstream.is_empty() && !upstream.starts_with("http://") {
+            problems.push(format!(
+                "gateway.upstream is {upstream:?}; give the API's base URL as http://host:port[/prefix]"
+            ));
+        }
         if !self.gateway.emergency_prefix.starts_with('/') {
             problems.push("gateway.emergency_prefix must start with /".into());
         }

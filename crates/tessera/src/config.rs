@@ -64,9 +64,13 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
     if config.store.url.is_empty() {
         config.store.url = format!("sqlite://{}", config.data_dir.join("tessera.db").display());
     }
-    config
-        .validate()
-        .map_err(|problems| anyhow!("invalid configuration:\n  - {}", problems.join("\n  - ")))?;
+    let mut problems = config.validate().err().unwrap_or_default();
+    if let Err(rule_problem) = tessera_core::policy::Policy::compile(&config.gateway) {
+        problems.push(rule_problem);
+    }
+    if !problems.is_empty() {
+        return Err(anyhow!("invalid configuration:\n  - {}", problems.join("\n  - ")));
+    }
     Ok(config)
 }
 

@@ -12,5 +12,7 @@ mod cluster;
 mod domain_login;
 mod envelope_login;
 mod foundation;
+mod gateway;
 mod header_login;
 mod oauth2;
+mod upstream;

@@ -1,0 +1,286 @@
+//! The gateway (SPEC §4): every request no Tessera route answers is
+//! checked (token, rules, scope, emergency allow-list) and forwarded to
+//! `[gateway] upstream` over a pooled connection, bodies streamed both
+//! ways, the caller's credentials removed and identity headers added.
+//! An upstream that refuses gets 502, one that is too slow 504.
+
+use crate::doors::header_login::login_redirect;
+use crate::error::{api_error, json_error, unauthorized};
+use crate::extract::{presented_token, SDS_TOKEN};
+use crate::{AppState, ConnInfo};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+use tessera_core::policy::Decision;
+use tessera_core::{AuthError, Identity, Subject};
+use tessera_model::config::{GatewayConfig, Unauthenticated};
+
+/// Identity headers the upstream may trust (and that clients may never set).
+pub const USER: &str = "x-tessera-user";
+pub const DOMAIN: &str = "x-tessera-domain";
+pub const ROLES: &str = "x-tessera-roles";
+pub const SCOPE: &str = "x-tessera-scope";
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// The upstream and the pooled client that reaches it.
+pub struct Gateway {
+    client: Client<HttpConnector, Body>,
+    /// `http://host:port`, no trailing slash.
+    origin: String,
+    authority: HeaderValue,
+    /// Path prefix of the upstream base URL (`/api-base`), or empty.
+    prefix: String,
+    timeout: Duration,
+}
+
+impl Gateway {
+    /// `None` when no upstream is configured.
+    pub fn new(config: &GatewayConfig) -> Option<Gateway> {
+        let rest = config.upstream.strip_prefix("http://")?;
+        let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Some(Gateway {
+            client,
+            origin: format!("http://{authority}"),
+            authority: HeaderValue::from_str(authority).ok()?,
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            timeout: config.timeout,
+        })
+    }
+}
+
+/// Removes hop-by-hop headers, including those `Connection` names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Removes what a client may not pass upstream: its credentials (any
+/// token carrier, Basic included, and the token cookie) and any identity
+/// header it made up.
+pub fn strip_credentials(headers: &mut HeaderMap) {
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(crate::extract::AUTH_TOKEN);
+    headers.remove(SDS_TOKEN);
+    let cookies: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.split('=').next() != Some(SDS_TOKEN))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !cookies.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&cookies.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-tessera-"))
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(name);
+    }
+}
+
+/// Adds the identity headers for `who`.
+pub fn add_identity(headers: &mut HeaderMap, who: &Identity) {
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
+            headers.insert(name, v);
+        }
+    };
+    set(USER, who.subject.name());
+    if let Subject::User { domain, .. } = &who.subject {
+        set(DOMAIN, &domain.domain.name);
+    }
+    set(ROLES, &who.subject.role_names().join(","));
+    set(SCOPE, who.scope());
+}
+
+/// The caller, if a token was presented: `Ok(None)` without one, `Err`
+/// with the core's reason when the token is not valid.
+pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
+    match presented_token(headers) {
+        None => Ok(None),
+        Some(token) => state.core.check(token, true).await.map(Some),
+    }
+}
+
+/// The refusal of a request that needs a valid token.
+fn unauthenticated(state: &AppState, uri: &Uri, reason: Option<AuthError>) -> Response {
+    if state.core.config.gateway.unauthenticated == Unauthenticated::Redirect {
+        return login_redirect(uri);
+    }
+    match reason {
+        Some(e) => api_error(e),
+        None => unauthorized(
+            "invalid_request",
+            "this needs a token: send Authorization: Bearer, X-Auth-Token or X-SDS-AUTH-TOKEN",
+        ),
+    }
+}
+
+/// The fallback of the router: everything that is not Tessera's own.
+pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
+    let Some(gw) = state.gateway.clone() else {
+        return crate::ops::not_found(req.uri().clone()).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let who = match caller(&state, &parts.headers).await {
+        Ok(w) => w,
+        Err(e @ (AuthError::Store(_) | AuthError::Internal(_))) => return api_error(e),
+        Err(e) => return unauthenticated(&state, &parts.uri, Some(e)),
+    };
+    let path = parts.uri.path().to_owned();
+    match state
+        .core
+        .policy
+        .decide(parts.method.as_str(), &path, parts.uri.query(), who.as_ref())
+    {
+        Decision::Allow => {}
+        Decision::Unauthenticated => return unauthenticated(&state, &parts.uri, None),
+        Decision::Forbidden(why) => return json_error(StatusCode::FORBIDDEN, "forbidden", why),
+        Decision::BadRequest(why) => return json_error(StatusCode::BAD_REQUEST, "invalid_request", why),
+    }
+    let target = match parts.uri.query() {
+        Some(q) => format!("{}{}{path}?{q}", gw.origin, gw.prefix),
+        None => format!("{}{}{path}", gw.origin, gw.prefix),
+    };
+    let Ok(target) = target.parse::<Uri>() else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request path cannot be forwarded",
+        );
+    };
+    let conn = parts.extensions.get::<ConnInfo>().copied();
+    let original_host = parts.headers.get(header::HOST).cloned();
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    strip_credentials(headers);
+    if let Some(who) = &who {
+        add_identity(headers, who);
+    }
+    if let Some(conn) = conn {
+        let remote = conn.remote.ip().to_string();
+        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prior) => format!("{prior}, {remote}"),
+            None => remote,
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+            headers.insert("x-forwarded-for", v);
+        }
+        headers.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
+        );
+    }
+    if let Some(host) = original_host {
+        headers.insert("x-forwarded-host", host);
+    }
+    headers.insert(header::HOST, gw.authority.clone());
+    parts.uri = target;
+    parts.version = axum::http::Version::HTTP_11;
+    let upstream = Request::from_parts(parts, body);
+    let answer = tokio::time::timeout(gw.timeout, gw.client.request(upstream)).await;
+    match answer {
+        Ok(Ok(res)) => {
+            let (mut parts, body) = res.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, Body::new(body))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, upstream = %gw.origin, "upstream unreachable");
+            json_error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the API behind this gateway did not answer (connection refused or reset); retry later",
+            )
+        }
+        Err(_) => {
+            tracing::warn!(upstream = %gw.origin, timeout = ?gw.timeout, "upstream timed out");
+            json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                format!(
+                    "the API behind this gateway did not answer within {}",
+                    tessera_model::duration::format(gw.timeout)
+                ),
+            )
+        }
+    }
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("keep-alive, x-private"));
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-kept", HeaderValue::from_static("2"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn credentials_and_forged_identity_go_other_cookies_stay() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer tsa_x"));
+        h.insert("x-auth-token", HeaderValue::from_static("t"));
+        h.insert("x-sds-auth-token", HeaderValue::from_static("t"));
+        h.insert(
+            "cookie",
+            HeaderValue::from_static("theme=dark; X-SDS-AUTH-TOKEN=tsa_y; lang=en"),
+        );
+        h.insert("x-tessera-user", HeaderValue::from_static("root"));
+        h.insert("X-Tessera-Roles", HeaderValue::from_static("admin"));
+        strip_credentials(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h["cookie"], "theme=dark; lang=en");
+    }
+}

@@ -1,0 +1,97 @@
+//! A real upstream API for gateway tests: plain HTTP on port 0. It echoes
+//! what reached it, serves seed 001's `/tenant`, streams big bodies both
+//! ways, and can be made to hang.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the upstream saw of a request.
+async fn echo(req: Request) -> Json<Value> {
+    let mut headers = Map::new();
+    for (k, v) in req.headers() {
+        headers.insert(k.as_str().to_owned(), json!(v.to_str().unwrap_or("<bytes>")));
+    }
+    Json(json!({
+        "method": req.method().as_str(),
+        "path": req.uri().path(),
+        "query": req.uri().query(),
+        "headers": headers,
+    }))
+}
+
+async fn tenant() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "application/xml")],
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><tenant_info><name>Provider Tenant</name><link href="/tenants/urn:storageos:TenantOrg:d61d9fa1-9886-40ef-85d3-c40b6de2c72f:" rel="self"/><id>urn:storageos:TenantOrg:d61d9fa1-9886-40ef-85d3-c40b6de2c72f:</id></tenant_info>"#,
+    )
+}
+
+/// Counts an uploaded body chunk by chunk, never holding it whole.
+async fn upload(body: Body) -> Json<Value> {
+    let mut stream = body.into_data_stream();
+    let mut total: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        total += chunk.map(|c| c.len() as u64).unwrap_or(0);
+    }
+    Json(json!({ "bytes": total }))
+}
+
+/// Streams `size` bytes in 64 KiB chunks.
+async fn download(Query(q): Query<std::collections::HashMap<String, u64>>) -> Body {
+    let size = q.get("size").copied().unwrap_or(0);
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let chunks = size / chunk.len() as u64;
+    Body::from_stream(futures_util::stream::iter(
+        (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+    ))
+}
+
+async fn hang() -> &'static str {
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    "too late"
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let app = Router::new()
+            .route("/tenant", get(tenant))
+            .route("/upload", post(upload))
+            .route("/download", get(download))
+            .route("/slow", any(hang))
+            .fallback(echo);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Upstream { addr, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A free port nothing listens on (for "upstream down").
+pub async fn closed_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
