@@ -138,10 +138,12 @@ impl Core {
         Ok(issued.access)
     }
 
-    /// Live sessions, of one user or all, oldest first.
+    /// Live sessions, of one user or all, in id (creation) order, after
+    /// `after` (keyset pagination).
     pub async fn session_list(
         &self,
         user: Option<(Option<&str>, &str)>,
+        after: Option<SessionId>,
         limit: u32,
     ) -> AuthResult<Vec<SessionView>> {
         let user_id = match user {
@@ -154,7 +156,7 @@ impl Core {
                 user_id,
                 kind: None,
                 live_at: Some(self.now()),
-                after: None,
+                after,
                 limit,
             })
             .await?;

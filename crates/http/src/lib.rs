@@ -57,7 +57,8 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(account::routes())
         .merge(auth::routes())
-        .merge(authz::routes());
+        .merge(authz::routes())
+        .merge(admin::routes());
     let doors = &state.core.config.doors;
     if doors.oauth2.enabled {
         router = router.merge(doors::oauth2::routes());

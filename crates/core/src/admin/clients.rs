@@ -6,6 +6,7 @@ use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
 use serde::Serialize;
 use tessera_model::{Assignment, AssignmentScope, Client, ClientId, Principal, Timestamp};
+use tessera_store::Invalidation;
 use zeroize::Zeroizing;
 
 /// The grant types Tessera implements (SPEC §3.1).
@@ -165,6 +166,7 @@ impl Core {
         if !self.store.remove_client(&cid, self.now()).await? {
             return Err(AuthError::NotFound(format!("client {id:?}")));
         }
+        self.cache.apply(&Invalidation::Client(id.to_owned()));
         self.audit
             .admin_change(
                 self.now(),

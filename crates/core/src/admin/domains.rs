@@ -5,6 +5,7 @@ use crate::audit::Actor;
 use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
 use tessera_model::{Domain, DomainId, IdentitySource};
+use tessera_store::Invalidation;
 
 impl Core {
     /// The domain a login or command names, or the default domain when it
@@ -60,6 +61,7 @@ impl Core {
         }
         let now = self.now();
         self.store.set_domain_enabled(&d.id, enabled, now).await?;
+        self.cache.apply(&Invalidation::Domain(d.id.to_string()));
         d.enabled = enabled;
         let verb = if enabled { "enabled" } else { "disabled" };
         self.audit

@@ -2,12 +2,14 @@
 //! users, roles, assignments and OAuth2 clients. Every change is checked
 //! here (names, references, secrets) and audited, whichever surface asked.
 
+mod audit;
 mod clients;
 mod domains;
 pub mod names;
 mod roles;
 mod users;
 
+pub use audit::AuditFilter;
 pub use clients::{ClientSecretInput, ClientView, CreatedClient, NewClient, GRANT_TYPES};
 pub use roles::RoleTarget;
 pub use users::{CreatedUser, NewUser, RoleView, UserView};

@@ -5,6 +5,7 @@ use crate::audit::Actor;
 use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
 use tessera_model::{Assignment, AssignmentScope, Principal, Role, RoleId};
+use tessera_store::Invalidation;
 
 /// Whom a grant or revocation is about.
 #[derive(Debug, Clone)]
@@ -87,6 +88,7 @@ impl Core {
                 AuthError::Conflict(_) => AuthError::Conflict(what.clone()),
                 other => other,
             })?;
+        self.cache.apply(&Invalidation::User(user_id.clone()));
         self.audit
             .admin_change(
                 self.now(),
@@ -104,6 +106,7 @@ impl Core {
         if !self.store.revoke_grant(&a, self.now()).await? {
             return Err(AuthError::NotFound(what));
         }
+        self.cache.apply(&Invalidation::User(user_id.clone()));
         self.audit
             .admin_change(
                 self.now(),

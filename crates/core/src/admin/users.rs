@@ -11,6 +11,7 @@ use tessera_model::{
     Assignment, AssignmentScope, Domain, DomainId, IdentitySource, Principal, RoleGrant, Timestamp, User,
     UserId,
 };
+use tessera_store::Invalidation;
 use zeroize::Zeroizing;
 
 /// A user to create.
@@ -234,6 +235,7 @@ impl Core {
         let (d, u) = self.user_named(domain, name).await?;
         let now = self.now();
         self.store.set_user_enabled(&u.id, enabled, now).await?;
+        self.cache.apply(&Invalidation::User(u.id.to_string()));
         let verb = if enabled { "enabled" } else { "disabled" };
         self.audit
             .admin_change(
@@ -251,6 +253,7 @@ impl Core {
         let (d, u) = self.user_named(domain, name).await?;
         let now = self.now();
         self.store.unlock_user(&u.id, now).await?;
+        self.cache.apply(&Invalidation::User(u.id.to_string()));
         self.audit
             .admin_change(
                 now,

@@ -1,6 +1,7 @@
 //! The command line. Every command works directly on the configured store,
 //! through the same core operations the admin API uses.
 
+mod audit;
 mod client;
 mod domain;
 mod output;
@@ -71,6 +72,8 @@ enum Command {
     /// Manage the JWT signing keys.
     #[command(subcommand)]
     Keys(token::KeysCommand),
+    /// Read the audit trail, newest first.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +168,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Keys(cmd) => {
             let core = open(cli.config, &overrides).await?;
             finish(&core, token::keys(&core, cmd).await).await
+        }
+        Command::Audit(args) => {
+            let core = open(cli.config, &overrides).await?;
+            finish(&core, audit::run(&core, args).await).await
         }
     }
 }

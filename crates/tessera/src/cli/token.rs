@@ -55,7 +55,7 @@ pub async fn run(core: &Core, cmd: TokenCommand) -> Result<()> {
         }
         TokenCommand::List { user, domain, json } => {
             let sessions = core
-                .session_list(user.as_deref().map(|u| (domain.as_deref(), u)), 1000)
+                .session_list(user.as_deref().map(|u| (domain.as_deref(), u)), None, 1000)
                 .await?;
             if json {
                 output::json(&sessions)?;

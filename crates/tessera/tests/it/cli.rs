@@ -417,3 +417,46 @@ async fn token_and_keys_commands() {
         assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint: {kid}");
     }
 }
+
+#[tokio::test]
+async fn audit_command() {
+    for backend in backends() {
+        let t = TestServer::configure(&Options {
+            backend,
+            ..Default::default()
+        })
+        .await;
+        t.cli(&["user", "add", "carol", "--password-stdin"], Some("pw"))
+            .ok();
+        t.cli(&["user", "disable", "carol"], None).ok();
+        let events = t.cli(&["audit", "--user", "carol", "--json"], None).ok().json();
+        let details: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["detail"].as_str().unwrap())
+            .collect();
+        assert_eq!(details, ["user disabled", "user \"carol\" added"], "{backend:?}");
+        assert_eq!(events[0]["actor"], "cli");
+        let admin_changes = t
+            .cli(
+                &["audit", "--kind", "admin_change", "--since", "1h", "--json"],
+                None,
+            )
+            .ok()
+            .json();
+        assert!(
+            admin_changes.as_array().unwrap().len() >= 3,
+            "bootstrap, add, disable"
+        );
+        assert!(t
+            .cli(&["audit", "--since", "2000-01-01T00:00:00Z"], None)
+            .ok()
+            .stdout
+            .starts_with("ID"));
+        t.cli(&["audit", "--kind", "nope"], None)
+            .fails_with("login_failed");
+        t.cli(&["audit", "--since", "last tuesday"], None)
+            .fails_with("duration like 1h");
+    }
+}

@@ -7,6 +7,8 @@
 
 mod harness;
 
+mod admin;
+
 mod cli;
 mod cluster;
 mod domain_login;

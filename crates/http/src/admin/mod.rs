@@ -1,11 +1,21 @@
-//! Who may use the admin surfaces: holders of the system `admin` role, or
-//! the bootstrap admin token (seed 002), whose every use is audited.
+//! The admin API under `/v1/admin/` (SPEC §3.5): everything the CLI can
+//! do, for holders of the system `admin` role or the bootstrap admin token
+//! (seed 002), whose every use is audited.
+
+mod access;
+mod identity;
+
+pub use access::parse_time;
 
 use crate::error::{api_error, json_error, missing_token};
 use crate::extract::presented_token;
 use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
+use axum::Router;
+use serde::de::DeserializeOwned;
 use tessera_core::{Actor, Subject};
 use tessera_model::{AssignmentScope, AuditKind, NewAuditEvent};
 
@@ -71,4 +81,52 @@ pub async fn admin_caller(
         },
         Subject::Service => Actor::Service,
     })
+}
+
+/// An administrator's request: the extractor refuses everyone else.
+pub struct Admin(pub Actor);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        admin_caller(state, &parts.method, &parts.uri, &parts.headers)
+            .await
+            .map(Admin)
+    }
+}
+
+/// Parses the query string, answering 400 with what is wrong.
+pub fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, Response> {
+    serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|e| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("the query string is not what this endpoint takes: {e}"),
+        )
+    })
+}
+
+/// A page of a short list: `limit` (1..=1000, default 100) from `offset`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct Page {
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+impl Page {
+    /// The page of `items`, and the offset of the next page if any.
+    pub fn cut<T>(&self, items: Vec<T>) -> (Vec<T>, Option<usize>) {
+        let offset = self.offset.unwrap_or(0);
+        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let total = items.len();
+        let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+        let next = (offset + limit < total).then_some(offset + limit);
+        (page, next)
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(identity::routes()).merge(access::routes())
 }
