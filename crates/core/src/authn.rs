@@ -4,8 +4,10 @@
 
 use crate::cache::{DomainState, UserState};
 use crate::error::{AuthError, AuthResult};
+use crate::metrics::LoginOutcome;
 use crate::Core;
 use std::sync::Arc;
+use std::time::Instant;
 use tessera_model::{AuditKind, IdentitySource, NewAuditEvent, Timestamp};
 use zeroize::Zeroizing;
 
@@ -56,8 +58,26 @@ impl Authenticated {
 impl Core {
     /// Checks a password login. Every refusal of a wrong or unknown
     /// credential is the same `InvalidCredentials` after the same work; the
-    /// real reason goes to the audit trail only.
+    /// real reason goes to the audit trail only (and a locked account to
+    /// the `locked` outcome of `tessera_logins_total`, which counts every
+    /// login by door and outcome and times it).
     pub async fn authenticate(&self, login: Login<'_>) -> AuthResult<Authenticated> {
+        let started = Instant::now();
+        let door = login.door;
+        let mut refused_as_locked = false;
+        let result = self.check_login(login, &mut refused_as_locked).await;
+        let outcome = match &result {
+            Ok(_) => LoginOutcome::Success,
+            Err(_) if refused_as_locked => LoginOutcome::Locked,
+            Err(e) => LoginOutcome::of(e),
+        };
+        self.metrics.login(door, outcome, started.elapsed());
+        result
+    }
+
+    /// `authenticate` without the metrics; sets `refused_as_locked` when
+    /// it refuses a locked account (as `InvalidCredentials`).
+    async fn check_login(&self, login: Login<'_>, refused_as_locked: &mut bool) -> AuthResult<Authenticated> {
         let domain_state = self.domain_state_named(login.domain).await?;
         let domain = &domain_state.domain;
         let fail = |reason: &str, subject: Option<String>| NewAuditEvent {
@@ -90,6 +110,7 @@ impl Core {
             // Spend the same work, and do not count: the lock already holds.
             self.passwords.verify(login.password, None).await?;
             self.audit.record(fail("account locked", uid)).await?;
+            *refused_as_locked = true;
             return Err(AuthError::InvalidCredentials);
         }
         let hash = user.password_hash.clone();
@@ -189,6 +210,7 @@ impl Core {
             .record_failed_login(id, now, lock.window, lock.max_failed_logins, lock.duration)
             .await?;
         if let Some(until) = outcome.locked_until {
+            self.metrics.lockout();
             self.cache
                 .apply(&tessera_store::Invalidation::User(id.to_string()));
             self.audit

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod error;
 pub mod keys;
 pub mod master_key;
+pub mod metrics;
 pub mod password;
 pub mod policy;
 pub mod random;
@@ -62,6 +63,9 @@ pub struct Core {
     pub writer: writer::Writer,
     /// The gateway's compiled rules.
     pub policy: policy::Policy,
+    /// This node's Prometheus metrics (logins, token checks, lockouts,
+    /// gateway upstream errors), recorded where each happens.
+    pub metrics: metrics::Metrics,
     /// SHA-256 of the cluster service token, when one is configured.
     service_token: Option<TokenHash>,
     /// SHA-256 of the bootstrap admin token, when one is configured.
@@ -114,6 +118,7 @@ impl Core {
         };
         let passwords = PasswordHasher::new(&config.password, 0)?;
         let policy = policy::Policy::compile(&config.gateway).map_err(AuthError::InvalidInput)?;
+        let metrics = metrics::Metrics::new()?;
         let keys = keys::KeyRing::load(store.clone(), &master_key, clock.now()).await?;
         Ok(Core {
             passwords,
@@ -123,6 +128,7 @@ impl Core {
             keys,
             writer: writer::Writer::start(store.clone())?,
             policy,
+            metrics,
             service_token,
             admin_token: config
                 .bootstrap

@@ -3,10 +3,11 @@
 use crate::authn::Authenticated;
 use crate::cache::{CachedSession, ClientState, DomainState, UserState};
 use crate::error::{AuthError, AuthResult};
+use crate::metrics::CheckOutcome;
 use crate::{random, token, Core};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tessera_model::config::{OnLimit, TokenPolicy};
 use tessera_model::session::TokenHash;
 use tessera_model::{
@@ -323,8 +324,22 @@ impl Core {
     }
 
     /// Validates a presented access or proxy token. `touch` refreshes the
-    /// idle clock (every real use does; introspection does not).
+    /// idle clock (every real use does; introspection does not). Every
+    /// check is counted by outcome and timed (`tessera_token_checks_total`,
+    /// `tessera_token_check_seconds`).
     pub async fn check(&self, presented: &str, touch: bool) -> AuthResult<Identity> {
+        let started = Instant::now();
+        let result = self.validate(presented, touch).await;
+        let outcome = match &result {
+            Ok(_) => CheckOutcome::Valid,
+            Err(e) => CheckOutcome::of(e),
+        };
+        self.metrics.token_checked(outcome, started.elapsed());
+        result
+    }
+
+    /// `check` without the metrics.
+    async fn validate(&self, presented: &str, touch: bool) -> AuthResult<Identity> {
         let hash = token::hash(presented);
         if self.is_service_token(&hash) {
             return Ok(Identity {

@@ -17,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
+use tessera_core::metrics::UpstreamFailure;
 use tessera_core::policy::Decision;
 use tessera_core::{AuthError, Identity, Subject};
 use tessera_model::config::{GatewayConfig, Unauthenticated};
@@ -230,6 +231,7 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, upstream = %gw.origin, "upstream unreachable");
+            state.core.metrics.upstream_failed(UpstreamFailure::Unreachable);
             json_error(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
@@ -238,6 +240,7 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
         }
         Err(_) => {
             tracing::warn!(upstream = %gw.origin, timeout = ?gw.timeout, "upstream timed out");
+            state.core.metrics.upstream_failed(UpstreamFailure::Timeout);
             json_error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",

@@ -1,8 +1,9 @@
-//! Operational endpoints: liveness, readiness, and the JSON 404.
+//! Operational endpoints: liveness, readiness, Prometheus metrics, and
+//! the JSON 404.
 
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,6 +13,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz_get))
         .route("/readyz", get(readyz_get))
+        .route("/metrics", get(metrics_get))
 }
 
 /// The process is up and serving.
@@ -33,6 +35,18 @@ async fn readyz_get(State(state): State<AppState>) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+/// This node's metrics in the Prometheus text format (docs/metrics.md).
+async fn metrics_get(State(state): State<AppState>) -> Response {
+    match state.core.metrics_text() {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, tessera_core::metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(e) => crate::error::api_error(e),
     }
 }
 

@@ -16,5 +16,6 @@ mod envelope_login;
 mod foundation;
 mod gateway;
 mod header_login;
+mod metrics;
 mod oauth2;
 mod upstream;
