@@ -18,4 +18,5 @@ mod gateway;
 mod header_login;
 mod metrics;
 mod oauth2;
+mod proxies;
 mod upstream;
