@@ -38,8 +38,23 @@ async fn readyz_get(State(state): State<AppState>) -> Response {
     }
 }
 
-/// This node's metrics in the Prometheus text format (docs/metrics.md).
-async fn metrics_get(State(state): State<AppState>) -> Response {
+/// This node's metrics in the Prometheus text format (docs/metrics.md),
+/// for scrapers on this host or presenting an administrator's token (a
+/// proxy token suits a scraper: it never expires). The login and lockout
+/// counters would otherwise tell anyone which accounts exist.
+async fn metrics_get(
+    State(state): State<AppState>,
+    conn: Option<axum::Extension<crate::ConnInfo>>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let local = conn.is_some_and(|c| c.remote.ip().is_loopback());
+    if !local {
+        if let Err(refusal) = crate::admin::admin_caller(&state, &method, &uri, &headers).await {
+            return refusal;
+        }
+    }
     match state.core.metrics_text() {
         Ok(text) => (
             [(header::CONTENT_TYPE, tessera_core::metrics::CONTENT_TYPE)],

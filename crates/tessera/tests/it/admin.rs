@@ -402,3 +402,29 @@ async fn clients_sessions_and_the_audit_trail() {
         204
     );
 }
+
+#[tokio::test]
+async fn metrics_need_an_administrator_unless_scraped_from_this_host() {
+    use tower::ServiceExt;
+    let server = server().await;
+    let app = tessera_http::app(tessera_http::AppState::new(server.core().clone()));
+    let from = |ip: [u8; 4], token: Option<&str>| {
+        let mut req = axum::http::Request::get("/metrics");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let mut req = req.body(axum::body::Body::empty()).unwrap();
+        req.extensions_mut().insert(tessera_http::ConnInfo {
+            remote: std::net::SocketAddr::from((ip, 40000)),
+            tls: true,
+        });
+        app.clone().oneshot(req)
+    };
+    assert_eq!(from([127, 0, 0, 1], None).await.unwrap().status(), 200);
+    assert_eq!(from([10, 1, 2, 3], None).await.unwrap().status(), 401);
+    server.add_user(None, "bob", "bob-pw", &[], false).await;
+    let bob = login(&server, "bob", "bob-pw").await;
+    assert_eq!(from([10, 1, 2, 3], Some(&bob)).await.unwrap().status(), 403);
+    let admin = login(&server, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(from([10, 1, 2, 3], Some(&admin)).await.unwrap().status(), 200);
+}
