@@ -239,8 +239,10 @@ impl Policy {
                 .into_iter()
                 .flatten();
             for p in params {
-                let name = p.split('=').next().unwrap_or(p);
-                if !EMERGENCY_QUERY_OK.contains(&name) {
+                let raw = p.split('=').next().unwrap_or(p);
+                // Compare what the upstream will read: `%73ort` is `sort`.
+                let name = percent_decode(&raw.replace('+', " ")).unwrap_or_else(|| raw.to_owned());
+                if !EMERGENCY_QUERY_OK.contains(&name.as_str()) {
                     return Decision::BadRequest(format!(
                         "query parameter {name:?} is not available with an emergency token: sorting, filtering \
                          and optional properties are not supported in emergency mode"
@@ -250,6 +252,48 @@ impl Policy {
         }
         Decision::Allow
     }
+}
+
+/// The path rules are matched against: percent-decoded, and refused when
+/// it could mean another path to whoever reads it next. A `.` or `..`
+/// segment (however encoded), an encoded `/` or `\\`, a backslash or a
+/// control character would let `/public/../api` slip past the rule for
+/// `/api/**` and reach an upstream that resolves it.
+pub fn canonical_path(raw: &str) -> Result<String, String> {
+    let refuse = |why: &str| Err(format!("the path {raw:?} is refused: {why}"));
+    if !raw.starts_with('/') {
+        return refuse("it must start with /");
+    }
+    if raw.to_ascii_lowercase().contains("%2f") || raw.to_ascii_lowercase().contains("%5c") {
+        return refuse("it has an encoded slash or backslash");
+    }
+    let Some(path) = percent_decode(raw) else {
+        return refuse("it has a malformed percent escape or is not UTF-8");
+    };
+    if path.contains('\\') || path.chars().any(char::is_control) {
+        return refuse("it has a backslash or a control character");
+    }
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return refuse("it has a . or .. segment");
+    }
+    Ok(path)
+}
+
+/// Percent-decodes `s`; `None` for a malformed escape or non-UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn has(scope: &str, word: &str) -> bool {
@@ -447,6 +491,26 @@ mod tests {
             Some(&e),
         );
         assert!(matches!(fields, Decision::BadRequest(_)));
+    }
+
+    #[test]
+    fn paths_that_could_mean_another_path_are_refused() {
+        assert_eq!(canonical_path("/api/hosts%20x").unwrap(), "/api/hosts x");
+        assert_eq!(canonical_path("/api//hosts/").unwrap(), "/api//hosts/");
+        for bad in [
+            "/public/../api/things",
+            "/public/%2e%2e/api/things",
+            "/public/%2E%2E/api",
+            "/public/./api",
+            "/public/x%2F..%2F..%2Fapi",
+            "/public/x%5c..",
+            "/a\\b",
+            "/a%00b",
+            "/a%zz",
+            "relative",
+        ] {
+            assert!(canonical_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,30 +19,59 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/authz", any(authz))
 }
 
-fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
-        .filter(|v| !v.is_empty())
+/// The original request's method and URI. nginx sends `X-Original-*`;
+/// Caddy and Traefik send `X-Forwarded-*` and pass on whatever else the
+/// client sent. A client could thus add the other family to describe a
+/// request it is not making: when both families are present and disagree,
+/// the request is refused. A header present but empty counts as given.
+fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), String> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").trim().to_owned())
+    };
+    let nginx = (get("x-original-method"), get("x-original-uri"));
+    let forwarded = (get("x-forwarded-method"), get("x-forwarded-uri"));
+    let has = |f: &(Option<String>, Option<String>)| f.0.is_some() || f.1.is_some();
+    let (m, u) = match (has(&nginx), has(&forwarded)) {
+        (true, true) if nginx != forwarded => {
+            return Err(
+                "X-Original-* and X-Forwarded-* describe different requests; the proxy must send one".into(),
+            )
+        }
+        (true, _) => nginx,
+        (false, true) => forwarded,
+        (false, false) => (None, None),
+    };
+    let method = match m {
+        Some(m) if m.is_empty() => return Err("the original method is empty".into()),
+        Some(m) => m.to_ascii_uppercase(),
+        None if *method == Method::HEAD => "HEAD".into(),
+        None => "GET".into(),
+    };
+    let uri = match u {
+        Some(u) if u.is_empty() => return Err("the original URI is empty".into()),
+        Some(u) => u,
+        None => "/".into(),
+    };
+    Ok((method, uri))
 }
 
 async fn authz(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
-    let original_method = header(&headers, &["x-original-method", "x-forwarded-method"])
-        .map(str::to_ascii_uppercase)
-        .unwrap_or_else(|| {
-            if method == Method::HEAD {
-                "HEAD".into()
-            } else {
-                "GET".into()
-            }
-        });
-    let original_uri = header(&headers, &["x-original-uri", "x-forwarded-uri"]).unwrap_or("/");
+    let (original_method, original_uri) = match original(&headers, &method) {
+        Ok(o) => o,
+        Err(why) => return json_error(StatusCode::FORBIDDEN, "invalid_request", why),
+    };
     let Ok(uri) = original_uri.parse::<Uri>() else {
         return json_error(
             StatusCode::FORBIDDEN,
             "invalid_request",
             "the original URI cannot be parsed",
         );
+    };
+    let path = match tessera_core::policy::canonical_path(uri.path()) {
+        Ok(p) => p,
+        Err(why) => return json_error(StatusCode::FORBIDDEN, "invalid_request", why),
     };
     let who = match caller(&state, &headers).await {
         Ok(w) => w,
@@ -51,7 +80,7 @@ async fn authz(State(state): State<AppState>, method: Method, headers: HeaderMap
     match state
         .core
         .policy
-        .decide(&original_method, uri.path(), uri.query(), who.as_ref())
+        .decide(&original_method, &path, uri.query(), who.as_ref())
     {
         Decision::Allow => {
             let mut res = StatusCode::OK.into_response();
@@ -68,5 +97,45 @@ async fn authz(State(state): State<AppState>, method: Method, headers: HeaderMap
         Decision::Forbidden(why) | Decision::BadRequest(why) => {
             json_error(StatusCode::FORBIDDEN, "forbidden", why)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn one_family_is_read_and_a_conflicting_second_is_refused() {
+        let nginx = headers(&[("x-original-method", "delete"), ("x-original-uri", "/api/x")]);
+        assert_eq!(
+            original(&nginx, &Method::GET).unwrap(),
+            ("DELETE".into(), "/api/x".into())
+        );
+        let caddy = headers(&[("x-forwarded-method", "POST"), ("x-forwarded-uri", "/api/y")]);
+        assert_eq!(
+            original(&caddy, &Method::GET).unwrap(),
+            ("POST".into(), "/api/y".into())
+        );
+        let spoofed = headers(&[
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-uri", "/api/things"),
+            ("x-original-uri", "/public/info"),
+        ]);
+        assert!(original(&spoofed, &Method::GET).is_err());
+        let empty = headers(&[("x-original-method", ""), ("x-forwarded-method", "DELETE")]);
+        assert!(original(&empty, &Method::GET).is_err());
+        assert_eq!(
+            original(&HeaderMap::new(), &Method::HEAD).unwrap(),
+            ("HEAD".into(), "/".into())
+        );
     }
 }

@@ -171,11 +171,17 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
         Err(e @ (AuthError::Store(_) | AuthError::Internal(_))) => return api_error(e),
         Err(e) => return unauthenticated(&state, &parts.uri, Some(e)),
     };
+    // Rules see the decoded path; the upstream gets the path as sent, which
+    // `canonical_path` has made sure means the same thing.
     let path = parts.uri.path().to_owned();
+    let canonical = match tessera_core::policy::canonical_path(&path) {
+        Ok(p) => p,
+        Err(why) => return json_error(StatusCode::BAD_REQUEST, "invalid_request", why),
+    };
     match state
         .core
         .policy
-        .decide(parts.method.as_str(), &path, parts.uri.query(), who.as_ref())
+        .decide(parts.method.as_str(), &canonical, parts.uri.query(), who.as_ref())
     {
         Decision::Allow => {}
         Decision::Unauthenticated => return unauthenticated(&state, &parts.uri, None),

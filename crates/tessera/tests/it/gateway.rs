@@ -420,3 +420,47 @@ async fn forward_auth_answers_for_the_original_request() {
         401
     );
 }
+
+#[tokio::test]
+async fn paths_that_could_mean_another_path_never_pass() {
+    let upstream = Upstream::start().await;
+    let server = start(&upstream.url(), "").await;
+    for path in [
+        "/public/../api/things",
+        "/public/%2e%2e/api/things",
+        "/public/x%2F..%2F..%2Fapi/things",
+        "/public/./x",
+    ] {
+        // curl --path-as-is sends the dots as written (reqwest would resolve them).
+        let out = server
+            .sh(&format!(
+                "curl -sk --path-as-is -w ' %{{http_code}}' https://$HOST{path}"
+            ))
+            .await;
+        assert!(out.stdout.ends_with(" 400"), "{path}: {}", out.stdout);
+        assert!(out.stdout.contains("refused"), "{path}: {}", out.stdout);
+    }
+    // Forward auth: the same paths, and a second family of headers naming
+    // another request (a client adding X-Original-URI through Caddy).
+    let authz = |pairs: Vec<(&'static str, &'static str)>| {
+        let server = &server;
+        async move {
+            let mut req = server.client.get(server.url("/v1/authz"));
+            for (k, v) in pairs {
+                req = req.header(k, v);
+            }
+            req.send().await.unwrap().status()
+        }
+    };
+    assert_eq!(
+        authz(vec![("X-Original-URI", "/public/%2e%2e/api/things")]).await,
+        403
+    );
+    assert_eq!(authz(vec![("X-Forwarded-Uri", "/public/info")]).await, 200);
+    let spoofed = vec![
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/api/things"),
+        ("X-Original-URI", "/public/info"),
+    ];
+    assert_eq!(authz(spoofed).await, 403);
+}
