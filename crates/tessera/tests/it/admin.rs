@@ -20,23 +20,9 @@ async fn server() -> TestServer {
 }
 
 async fn login(server: &TestServer, user: &str, password: &str) -> String {
-    let res = server
-        .client
-        .post(server.url("/oauth/token"))
-        .basic_auth("cli", Some(""))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-        ])
-        .send()
+    server
+        .grant("/oauth/token", "cli", "password", user, password)
         .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned()
 }
 
 struct Api<'a> {

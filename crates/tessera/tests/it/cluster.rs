@@ -3,7 +3,6 @@
 //! and changes made by the CLI reach a running server.
 
 use crate::harness::{backends, Options, TestServer, ADMIN_PASSWORD};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Polls `url` with `token` until it answers `want`, for at most 5 s;
@@ -31,20 +30,9 @@ async fn until_status(client: &reqwest::Client, url: &str, token: &str, want: u1
 }
 
 async fn login(server: &TestServer) -> String {
-    let res = server
-        .client
-        .post(server.url("/oauth/token"))
-        .basic_auth("cli", Some(""))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
+    server
+        .grant("/oauth/token", "cli", "password", "admin", ADMIN_PASSWORD)
         .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! credentials and forged headers stripped, 502/504, streamed bodies, and
 //! forward auth (`/v1/authz`).
 
-use crate::harness::{Options, TestServer, ADMIN_PASSWORD};
+use crate::harness::{curl_header as header, curl_status as status, Options, TestServer, ADMIN_PASSWORD};
 use crate::upstream::{closed_port, Upstream};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -38,39 +38,9 @@ async fn start(upstream: &str, extra: &str) -> TestServer {
 }
 
 async fn token(server: &TestServer, grant: &str, user: &str, password: &str) -> String {
-    let res = server
-        .client
-        .post(server.url("/api/oauth/token"))
-        .basic_auth("simplivity", Some(""))
-        .form(&[("grant_type", grant), ("username", user), ("password", password)])
-        .send()
+    server
+        .grant("/api/oauth/token", "simplivity", grant, user, password)
         .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned()
-}
-
-fn header(output: &str, name: &str) -> Option<String> {
-    output.lines().find_map(|l| {
-        let (k, v) = l.trim_start_matches("< ").trim().split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-    })
-}
-
-fn status(output: &str) -> u16 {
-    output
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let l = l.trim_start_matches("< ");
-            l.starts_with("HTTP/")
-                .then(|| l.split_whitespace().nth(1)?.parse().ok())
-                .flatten()
-        })
-        .unwrap_or(0)
 }
 
 const TENANT: &str = "<name>Provider Tenant</name>";

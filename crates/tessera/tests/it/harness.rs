@@ -210,6 +210,24 @@ impl TestServer {
             .unwrap();
     }
 
+    /// An access token from a `grant` (password or emergency) at the oauth2
+    /// `path`, through the public client `client`.
+    pub async fn grant(&self, path: &str, client: &str, grant: &str, user: &str, password: &str) -> String {
+        let res = self
+            .client
+            .post(self.url(path))
+            .basic_auth(client, Some(""))
+            .form(&[("grant_type", grant), ("username", user), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {body}"))
+            .to_owned()
+    }
+
     /// Registers an OAuth2 client through the core (what `tessera client add` does).
     pub async fn add_client(&self, id: &str, secret: Option<&str>, grants: &[&str], roles: &[&str]) {
         use tessera_core::admin::{ClientSecretInput, NewClient};
@@ -328,4 +346,26 @@ pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) ->
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
+}
+
+/// A response header in curl's `-v` or `-i` output.
+pub fn curl_header(output: &str, name: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let (k, v) = l.trim_start_matches("< ").trim().split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+/// The last response status in curl's `-v` or `-i` output.
+pub fn curl_status(output: &str) -> u16 {
+    output
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim_start_matches("< ");
+            l.starts_with("HTTP/")
+                .then(|| l.split_whitespace().nth(1)?.parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
 }

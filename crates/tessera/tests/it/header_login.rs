@@ -3,7 +3,7 @@
 //! `<ViPR_VIP>` in the seed stands for scheme and host, so it becomes
 //! `https://127.0.0.1`; step 2's missing closing quote is closed.
 
-use crate::harness::{Options, TestServer};
+use crate::harness::{curl_header as header, curl_status as status, Options, TestServer};
 use std::time::Duration;
 
 const FAST_HASHES: &str = "[password]\nmemory_kib = 1024\niterations = 1\n";
@@ -25,28 +25,6 @@ async fn seed_001(options: Options) -> TestServer {
         .await
         .unwrap();
     server
-}
-
-/// The value of response header `name` in curl's `-v`/`-i` output.
-fn header(output: &str, name: &str) -> Option<String> {
-    output.lines().find_map(|l| {
-        let l = l.trim_start_matches("< ").trim();
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-    })
-}
-
-fn status(output: &str) -> u16 {
-    output
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let l = l.trim_start_matches("< ");
-            l.starts_with("HTTP/")
-                .then(|| l.split_whitespace().nth(1)?.parse().ok())
-                .flatten()
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test]

@@ -378,23 +378,9 @@ async fn tessera() -> TestServer {
 }
 
 async fn token(server: &TestServer, user: &str, password: &str) -> String {
-    let res = server
-        .client
-        .post(server.url("/api/oauth/token"))
-        .basic_auth("simplivity", Some(""))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-        ])
-        .send()
+    server
+        .grant("/api/oauth/token", "simplivity", "password", user, password)
         .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned()
 }
 
 /// Tessera, the upstream, and `kind` in front of the upstream.
