@@ -8,16 +8,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera_core::{Identity, Subject};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/whoami", get(whoami_get))
-        .route("/v1/auth/logout", post(logout_post))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(whoami_get))
+        .routes(routes!(logout_post))
 }
 
 /// The caller as JSON: who, which domain, which roles where, and the
@@ -71,6 +72,18 @@ pub fn whoami_json(who: &Identity) -> Value {
     body
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/auth/whoami",
+    tag = "tessera",
+    operation_id = "tessera_whoami_get",
+    summary = "Who the presented token speaks for",
+    responses(
+        (status = 200, description = "The caller, its roles and its session", body = crate::schema::Whoami),
+        (status = 401, description = "No valid token", body = crate::schema::ApiError),
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn whoami_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match identity(&state, &headers).await {
         Ok(who) => Json(whoami_json(&who)).into_response(),
@@ -78,7 +91,7 @@ async fn whoami_get(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LogoutBody {
     /// End every session of the user, not just this one.
@@ -89,6 +102,21 @@ struct LogoutBody {
     proxy_tokens: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "tessera",
+    operation_id = "tessera_logout_post",
+    summary = "End the presented token's session, or every session of its user",
+    request_body(content = Option<LogoutBody>, description = "Optional; no body ends this session only"),
+    responses(
+        (status = 200, description = "How many sessions ended", body = crate::schema::Revoked),
+        (status = 400, description = "Bad body, or the service token (no session)", body = crate::schema::ApiError),
+        (status = 401, description = "No valid token", body = crate::schema::ApiError),
+        (status = 415, description = "A body that is not JSON", body = crate::schema::ApiError),
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn logout_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let who = match identity(&state, &headers).await {
         Ok(id) => id,

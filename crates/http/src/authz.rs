@@ -12,11 +12,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use tessera_core::policy::Decision;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/authz", any(authz))
+pub fn routes() -> OpenApiRouter<AppState> {
+    // A proxy may ask with whatever method the original request had: the
+    // route answers every method (`any`), the document lists the usual ones.
+    let (schemas, paths, _listed_methods) = routes!(authz);
+    OpenApiRouter::new().routes((schemas, paths, any(authz)))
 }
 
 /// The original request's method and URI. nginx sends `X-Original-*`;
@@ -57,6 +61,36 @@ fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), St
     Ok((method, uri))
 }
 
+#[utoipa::path(
+    method(get, head, post, put, delete, patch, options),
+    path = "/v1/authz",
+    tag = "tessera",
+    operation_id = "authz",
+    summary = "Forward auth: may the original request pass?",
+    description = "For nginx `auth_request`, Caddy `forward_auth`, Traefik `ForwardAuth` and Envoy \
+        ext_authz (HTTP). The gateway's token check and rules, applied to the original method and \
+        URI the proxy passes; any method is accepted. Without those headers: GET (HEAD for a \
+        HEAD request) of `/`.",
+    params(
+        ("X-Original-Method" = Option<String>, Header, description = "The original method (nginx)"),
+        ("X-Original-URI" = Option<String>, Header, description = "The original path and query (nginx)"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method (Caddy, Traefik)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original path and query (Caddy, Traefik)"),
+    ),
+    responses(
+        (status = 200, description = "Allowed; the caller's identity in headers (none for an anonymous request a rule allows)",
+            headers(
+                ("X-Tessera-User" = String, description = "The user's (or client's) name"),
+                ("X-Tessera-Domain" = String, description = "The user's domain"),
+                ("X-Tessera-Roles" = String, description = "Comma-separated role names"),
+                ("X-Tessera-Scope" = String, description = "The token's scope"),
+            )),
+        (status = 401, description = "A token is needed and none valid was presented", body = crate::schema::ApiError),
+        (status = 403, description = "The rules refuse, or the original request is malformed or described twice differently", body = crate::schema::ApiError),
+        (status = 503, description = "The store is unavailable", body = crate::schema::ApiError),
+    ),
+    security((), ("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn authz(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
     let (original_method, original_uri) = match original(&headers, &method) {
         Ok(o) => o,

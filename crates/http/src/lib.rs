@@ -15,15 +15,20 @@ pub mod doors;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod openapi;
 pub mod ops;
+mod schema;
 
-use axum::Router;
+use axum::{Extension, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::Core;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -48,12 +53,15 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application. Every module registers its routes with
+/// their OpenAPI description (`utoipa_axum::routes!`), so the document at
+/// `/openapi.json` lists exactly the routes this configuration serves.
 pub fn app(state: AppState) -> Router {
     let server = &state.core.config.server;
     let limit = server.max_body_bytes;
     let timeout: Duration = server.request_timeout;
-    let mut router = Router::new()
+    let mut router = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::openapi_get))
         .merge(ops::routes())
         .merge(account::routes())
         .merge(auth::routes())
@@ -72,10 +80,12 @@ pub fn app(state: AppState) -> Router {
     if doors.envelope_login.enabled {
         router = router.merge(doors::envelope_login::routes());
     }
+    let (router, document) = router.split_for_parts();
     // Tessera's own endpoints read small bodies and answer quickly; the
     // gateway (the fallback) streams bodies of any size and has its own
     // upstream timeout, so the limits wrap only the own routes.
     let own = router
+        .layer(Extension(openapi::finish(document)))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

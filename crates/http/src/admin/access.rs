@@ -8,27 +8,40 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use tessera_core::admin::{AuditFilter, ClientSecretInput, NewClient};
 use tessera_model::{AuditKind, SessionId, Timestamp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/clients", get(clients_list).post(clients_create))
-        .route("/v1/admin/clients/{id}", delete(clients_delete))
-        .route("/v1/admin/sessions", get(sessions_list))
-        .route("/v1/admin/sessions/{id}", delete(sessions_delete))
-        .route(
-            "/v1/admin/users/{domain}/{name}/sessions",
-            delete(user_sessions_delete),
-        )
-        .route("/v1/admin/audit", get(audit_list))
+/// One `routes!` per path: it registers each handler on its annotation's
+/// path and methods.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(clients_list, clients_create))
+        .routes(routes!(clients_delete))
+        .routes(routes!(sessions_list))
+        .routes(routes!(sessions_delete))
+        .routes(routes!(user_sessions_delete))
+        .routes(routes!(audit_list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/clients",
+    tag = "admin",
+    summary = "List OAuth2 clients",
+    params(super::Page),
+    responses(
+        (status = 200, description = "A page of clients", body = crate::schema::ClientPage),
+        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn clients_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
     let page: Page = match query(&uri) {
         Ok(p) => p,
@@ -43,7 +56,7 @@ async fn clients_list(State(state): State<AppState>, _admin: Admin, uri: Uri) ->
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClientCreate {
     id: String,
@@ -52,6 +65,7 @@ struct ClientCreate {
     public: bool,
     /// Omitted for a confidential client: one is generated, returned once.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     secret: Option<Zeroizing<String>>,
     #[serde(default)]
     grants: Vec<String>,
@@ -61,6 +75,22 @@ struct ClientCreate {
     roles: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/clients",
+    tag = "admin",
+    summary = "Register an OAuth2 client",
+    request_body = ClientCreate,
+    responses(
+        (status = 201, description = "Created (`Cache-Control: no-store`: a generated secret is in it)", body = crate::schema::ClientCreated),
+        (status = 400, description = "Bad body, id or grant; both public and secret", body = crate::schema::ApiError),
+        (status = 404, description = "No such role or policy", body = crate::schema::ApiError),
+        (status = 409, description = "The client exists", body = crate::schema::ApiError),
+        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn clients_create(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -112,6 +142,19 @@ async fn clients_create(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/clients/{id}",
+    tag = "admin",
+    summary = "Remove an OAuth2 client",
+    params(("id" = String, Path, description = "The client id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such client", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn clients_delete(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -123,16 +166,34 @@ async fn clients_delete(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SessionListQuery {
+    /// Only this user's sessions.
     user: Option<String>,
+    /// The user's domain (the default domain when absent).
     domain: Option<String>,
     /// The last id of the previous page.
     after: Option<String>,
+    /// How many (1 to 1000; 100 when absent).
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sessions",
+    tag = "admin",
+    summary = "List live sessions",
+    params(SessionListQuery),
+    responses(
+        (status = 200, description = "A page of live sessions", body = crate::schema::SessionPage),
+        (status = 400, description = "A bad query parameter", body = crate::schema::ApiError),
+        (status = 404, description = "No such domain or user", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn sessions_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
     let q: SessionListQuery = match query(&uri) {
         Ok(q) => q,
@@ -162,6 +223,20 @@ async fn sessions_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/sessions/{id}",
+    tag = "admin",
+    summary = "Revoke one session",
+    params(("id" = String, Path, description = "The session id (32 lowercase hex characters)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "Not a session id", body = crate::schema::ApiError),
+        (status = 404, description = "No live session with that id", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn sessions_delete(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -185,12 +260,32 @@ async fn sessions_delete(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RevokeAll {
+    /// Proxy tokens too.
     proxy_tokens: bool,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/users/{domain}/{name}/sessions",
+    tag = "admin",
+    summary = "Revoke every session of a user",
+    params(
+        ("domain" = String, Path, description = "The user's domain"),
+        ("name" = String, Path, description = "The user's name"),
+        RevokeAll,
+    ),
+    responses(
+        (status = 200, description = "How many sessions ended", body = crate::schema::Revoked),
+        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
+        (status = 404, description = "No such domain or user", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn user_sessions_delete(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -220,15 +315,26 @@ async fn user_sessions_delete(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditListQuery {
+    /// Only events about this: a user name (looked up in `domain`), a user
+    /// or client id, or an actor label (`cli`, `admin-token`).
     user: Option<String>,
+    /// The domain `user` is looked up in (the default domain when absent);
+    /// not a filter by itself.
     domain: Option<String>,
+    /// Only events of this kind.
+    #[param(value_type = Option<crate::schema::AuditKindName>)]
     kind: Option<String>,
+    /// From this time: milliseconds since the epoch or RFC 3339.
     since: Option<String>,
+    /// Up to this time: milliseconds since the epoch or RFC 3339.
     until: Option<String>,
+    /// Events with ids below this (the previous page's `next_before`).
     before: Option<i64>,
+    /// How many (1 to 1000; 100 when absent).
     limit: Option<u32>,
 }
 
@@ -244,6 +350,19 @@ pub fn parse_time(name: &str, s: &str) -> Result<Timestamp, String> {
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    tag = "admin",
+    summary = "Audit events, newest first, filtered",
+    params(AuditListQuery),
+    responses(
+        (status = 200, description = "A page of events", body = crate::schema::AuditPage),
+        (status = 400, description = "A bad query parameter (kind, time)", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn audit_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
     let q: AuditListQuery = match query(&uri) {
         Ok(q) => q,

@@ -1,4 +1,5 @@
-//! Admin API for identity: users, domains, roles and role assignments.
+//! Admin API for identity: domains, roles and role assignments (users
+//! are in `users`).
 
 use super::{query, Admin, Page};
 use crate::account::json_body;
@@ -8,170 +9,36 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_core::admin::{NewUser, RoleTarget};
-use zeroize::Zeroizing;
+use tessera_core::admin::RoleTarget;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/users", get(users_list).post(users_create))
-        .route("/v1/admin/users/{domain}/{name}", patch(users_update))
-        .route("/v1/admin/users/{domain}/{name}/unlock", post(users_unlock))
-        .route("/v1/admin/domains", get(domains_list).post(domains_create))
-        .route("/v1/admin/domains/{name}", patch(domains_update))
-        .route("/v1/admin/roles", get(roles_list).post(roles_create))
-        .route(
-            "/v1/admin/assignments",
-            post(assignments_create).delete(assignments_delete),
-        )
+/// One `routes!` per path: it registers each handler on its annotation's
+/// path and methods.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(domains_list, domains_create))
+        .routes(routes!(domains_update))
+        .routes(routes!(roles_list, roles_create))
+        .routes(routes!(assignments_create, assignments_delete))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct UserListQuery {
-    domain: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-}
-
-async fn users_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
-    let q: UserListQuery = match query(&uri) {
-        Ok(q) => q,
-        Err(res) => return res,
-    };
-    match state.core.user_list(q.domain.as_deref()).await {
-        Ok(users) => {
-            let (users, next) = Page {
-                limit: q.limit,
-                offset: q.offset,
-            }
-            .cut(users);
-            Json(json!({ "users": users, "next_offset": next })).into_response()
-        }
-        Err(e) => api_error(e),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserCreate {
-    name: String,
-    #[serde(default)]
-    domain: Option<String>,
-    /// Omitted: a password is generated and returned once.
-    #[serde(default)]
-    password: Option<Zeroizing<String>>,
-    /// System roles ("vdc roles").
-    #[serde(default)]
-    roles: Vec<String>,
-    /// Roles on the user's own domain ("tenant roles").
-    #[serde(default)]
-    domain_roles: Vec<String>,
-    #[serde(default)]
-    emergency: bool,
-    #[serde(default)]
-    common_name: Option<String>,
-    #[serde(default)]
-    distinguished_name: Option<String>,
-}
-
-async fn users_create(
-    State(state): State<AppState>,
-    Admin(actor): Admin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let u: UserCreate = match json_body(&headers, &body) {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
-    let new = NewUser {
-        domain: u.domain,
-        name: u.name,
-        password: u.password,
-        system_roles: u.roles,
-        domain_roles: u.domain_roles,
-        emergency: u.emergency,
-        common_name: u.common_name,
-        distinguished_name: u.distinguished_name,
-    };
-    match state.core.user_add(&actor, new).await {
-        Ok(created) => {
-            let mut body = json!({
-                "id": created.user.id,
-                "name": created.user.name,
-                "domain": created.domain.name,
-                "emergency": created.user.emergency,
-            });
-            if let Some(pw) = &created.generated_password {
-                body["generated_password"] = json!(pw.as_str());
-            }
-            (
-                StatusCode::CREATED,
-                [(axum::http::header::CACHE_CONTROL, "no-store")],
-                Json(body),
-            )
-                .into_response()
-        }
-        Err(e) => api_error(e),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserUpdate {
-    #[serde(default)]
-    enabled: Option<bool>,
-    #[serde(default)]
-    password: Option<Zeroizing<String>>,
-}
-
-async fn users_update(
-    State(state): State<AppState>,
-    Admin(actor): Admin,
-    Path((domain, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let u: UserUpdate = match json_body(&headers, &body) {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
-    if u.enabled.is_none() && u.password.is_none() {
-        return crate::error::json_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send enabled and/or password",
-        );
-    }
-    let core = &state.core;
-    if let Some(pw) = u.password {
-        if let Err(e) = core.user_passwd(&actor, Some(&domain), &name, pw).await {
-            return api_error(e);
-        }
-    }
-    if let Some(enabled) = u.enabled {
-        if let Err(e) = core.user_set_enabled(&actor, Some(&domain), &name, enabled).await {
-            return api_error(e);
-        }
-    }
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn users_unlock(
-    State(state): State<AppState>,
-    Admin(actor): Admin,
-    Path((domain, name)): Path<(String, String)>,
-) -> Response {
-    match state.core.user_unlock(&actor, Some(&domain), &name).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => api_error(e),
-    }
-}
-
+#[utoipa::path(
+    get,
+    path = "/v1/admin/domains",
+    tag = "admin",
+    summary = "List domains",
+    params(super::Page),
+    responses(
+        (status = 200, description = "A page of domains", body = crate::schema::DomainPage),
+        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn domains_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
     let page: Page = match query(&uri) {
         Ok(p) => p,
@@ -186,7 +53,7 @@ async fn domains_list(State(state): State<AppState>, _admin: Admin, uri: Uri) ->
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NamedCreate {
     name: String,
@@ -194,6 +61,21 @@ struct NamedCreate {
     description: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/domains",
+    tag = "admin",
+    summary = "Create a local domain",
+    request_body = NamedCreate,
+    responses(
+        (status = 201, description = "Created", body = crate::schema::records::Domain),
+        (status = 400, description = "Bad body or name", body = crate::schema::ApiError),
+        (status = 409, description = "The domain exists", body = crate::schema::ApiError),
+        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn domains_create(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -210,12 +92,28 @@ async fn domains_create(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Enable {
     enabled: bool,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/domains/{name}",
+    tag = "admin",
+    summary = "Enable or disable a domain",
+    params(("name" = String, Path, description = "The domain's name")),
+    request_body = Enable,
+    responses(
+        (status = 200, description = "Updated", body = crate::schema::records::Domain),
+        (status = 400, description = "Bad body, or disabling the default domain", body = crate::schema::ApiError),
+        (status = 404, description = "No such domain", body = crate::schema::ApiError),
+        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn domains_update(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -233,6 +131,17 @@ async fn domains_update(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/roles",
+    tag = "admin",
+    summary = "List roles",
+    responses(
+        (status = 200, description = "Every role", body = crate::schema::RoleList),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn roles_list(State(state): State<AppState>, _admin: Admin) -> Response {
     match state.core.role_list().await {
         Ok(roles) => Json(json!({ "roles": roles })).into_response(),
@@ -240,6 +149,21 @@ async fn roles_list(State(state): State<AppState>, _admin: Admin) -> Response {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/roles",
+    tag = "admin",
+    summary = "Create a role",
+    request_body = NamedCreate,
+    responses(
+        (status = 201, description = "Created", body = crate::schema::records::Role),
+        (status = 400, description = "Bad body or name", body = crate::schema::ApiError),
+        (status = 409, description = "The role exists", body = crate::schema::ApiError),
+        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn roles_create(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -257,11 +181,15 @@ async fn roles_create(
 }
 
 /// An assignment, in the body (create) or the query (delete).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AssignmentSpec {
+    /// The role's name.
     role: String,
+    /// The user's name.
     user: String,
+    /// The user's domain (the default domain when absent).
     #[serde(default)]
     domain: Option<String>,
     /// On the whole system instead of the user's domain.
@@ -279,6 +207,21 @@ impl AssignmentSpec {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/assignments",
+    tag = "admin",
+    summary = "Grant a role to a user, on its domain or the system",
+    request_body = AssignmentSpec,
+    responses(
+        (status = 201, description = "Granted"),
+        (status = 400, description = "Bad body", body = crate::schema::ApiError),
+        (status = 404, description = "No such domain, user or role", body = crate::schema::ApiError),
+        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn assignments_create(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -295,6 +238,20 @@ async fn assignments_create(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/assignments",
+    tag = "admin",
+    summary = "Take a role back",
+    params(AssignmentSpec),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "Missing or unknown query parameters", body = crate::schema::ApiError),
+        (status = 404, description = "No such domain, user, role or assignment", body = crate::schema::ApiError),
+        crate::schema::AdminRefusal,
+    ),
+    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn assignments_delete(State(state): State<AppState>, Admin(actor): Admin, uri: Uri) -> Response {
     let a: AssignmentSpec = match query(&uri) {
         Ok(a) => a,

@@ -4,6 +4,7 @@
 
 mod access;
 mod identity;
+mod users;
 
 pub use access::parse_time;
 
@@ -14,10 +15,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
-use axum::Router;
 use serde::de::DeserializeOwned;
 use tessera_core::{Actor, Subject};
 use tessera_model::{AssignmentScope, AuditKind, NewAuditEvent};
+use utoipa_axum::router::OpenApiRouter;
 
 /// The role that administers Tessera (on the system scope).
 pub const ADMIN_ROLE: &str = "admin";
@@ -108,10 +109,13 @@ pub fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, Response> {
 }
 
 /// A page of a short list: `limit` (1..=1000, default 100) from `offset`.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// How many (1 to 1000; 100 when absent).
     pub limit: Option<usize>,
+    /// How many to skip.
     pub offset: Option<usize>,
 }
 
@@ -127,6 +131,9 @@ impl Page {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().merge(identity::routes()).merge(access::routes())
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(users::routes())
+        .merge(identity::routes())
+        .merge(access::routes())
 }

@@ -10,42 +10,48 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_core::authn::{Login, LoginKind};
 use tessera_core::{AuthError, IssueRequest, Subject};
 use tessera_model::{Timestamp, TokenKind};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 const DOOR: &str = "domain-login";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sdn/v2.0/auth", post(auth_post).delete(auth_delete))
-        .route("/v1/roles", get(roles_get))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth_post, auth_delete))
+        .routes(routes!(roles_get))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DomainLogin)]
 struct LoginBody {
     login: Credentials,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DomainLoginCredentials)]
 struct Credentials {
     user: String,
+    #[schema(value_type = String, format = Password)]
     password: Zeroizing<String>,
+    /// The default domain when absent.
     #[serde(default)]
     domain: Option<String>,
 }
 
 /// Seed 002's record, fields in the seed's order.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = DomainLoginRecord)]
 struct Record<'a> {
     domain_id: &'a str,
     domain_name: &'a str,
@@ -59,7 +65,8 @@ struct Record<'a> {
 
 /// The reply: serialised from structs (not a JSON map) so the fields keep
 /// the seed's order.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DomainLoginReply)]
 struct RecordBody<'a> {
     record: Record<'a>,
 }
@@ -131,6 +138,23 @@ fn auth_error(e: AuthError) -> Response {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/sdn/v2.0/auth",
+    tag = "domain-login",
+    summary = "Log in with user, password and domain; the token comes back in X-Auth-Token",
+    description = "The body is read as JSON whatever its Content-Type (`curl -d` sends a form type).",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = RecordBody,
+            headers(("X-Auth-Token" = String, description = "The token, also in the record"))),
+        (status = 400, description = "Not the JSON this takes", body = crate::schema::doors::KeystoneError),
+        (status = 401, description = "Wrong user, password or domain; a locked or disabled account", body = crate::schema::doors::KeystoneError),
+        (status = 403, description = "The login is refused", body = crate::schema::doors::KeystoneError),
+        (status = 429, description = "The user holds as many tokens as allowed", body = crate::schema::doors::KeystoneError),
+        (status = 503, description = "Too many logins at once, or the directory or store unreachable", body = crate::schema::doors::KeystoneError),
+    ),
+)]
 async fn auth_post(State(state): State<AppState>, body: Bytes) -> Response {
     // curl -d sends a form content type even for JSON text; the body decides.
     let creds: LoginBody = match serde_json::from_slice(&body) {
@@ -198,6 +222,18 @@ async fn auth_post(State(state): State<AppState>, body: Bytes) -> Response {
     res
 }
 
+#[utoipa::path(
+    delete,
+    path = "/sdn/v2.0/auth",
+    tag = "domain-login",
+    summary = "End the presented token's session",
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 400, description = "The service token cannot be ended", body = crate::schema::doors::KeystoneError),
+        (status = 401, description = "No token, or not a valid one", body = crate::schema::doors::KeystoneError),
+    ),
+    security(("x_auth_token" = []), ("bearer" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn auth_delete(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = crate::extract::presented_token(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "send the token to end in X-Auth-Token");
@@ -221,6 +257,19 @@ async fn auth_delete(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 /// Seed 002's role list: `enabled` is the string `"True"`/`"False"` as in
 /// the seed, and an empty description is left out, as the seed does.
+#[utoipa::path(
+    get,
+    path = "/v1/roles",
+    tag = "domain-login",
+    summary = "Seed 002's role list (administrators)",
+    responses(
+        (status = 200, description = "The roles", body = crate::schema::doors::SdnRoles),
+        (status = 401, description = "No valid token (Tessera's error shape)", body = crate::schema::ApiError),
+        (status = 403, description = "Not a system administrator (Tessera's error shape)", body = crate::schema::ApiError),
+        (status = 503, description = "The store is unavailable", body = crate::schema::doors::KeystoneError),
+    ),
+    security(("x_auth_token" = []), ("bearer" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
+)]
 async fn roles_get(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if let Err(res) = admin_caller(&state, &method, &uri, &headers).await {
         return res;

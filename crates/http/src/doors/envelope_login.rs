@@ -10,36 +10,41 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use tessera_core::authn::{Login, LoginKind};
 use tessera_core::{AuthError, IssueRequest, Subject};
 use tessera_model::TokenKind;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 const DOOR: &str = "envelope-login";
 const BASE: &str = "/Spectre/api/rest/v1/Services/AuthenticationService";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{BASE}/login"), post(login_post))
-        .route(&format!("{BASE}/logout"), post(logout_post))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login_post))
+        .routes(routes!(logout_post))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CredentialEnvelope)]
 struct Envelope {
     api_user_credential: Credential,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EnvelopeCredential)]
 struct Credential {
     username: String,
+    /// The default domain when absent.
     #[serde(default)]
     domain: Option<String>,
+    #[schema(value_type = String, format = Password)]
     password: Zeroizing<String>,
 }
 
@@ -103,6 +108,24 @@ pub fn error_response(e: AuthError) -> Response {
     }
 }
 
+#[utoipa::path(
+    post,
+    context_path = BASE,
+    path = "/login",
+    tag = "envelope-login",
+    summary = "Log in with a credential envelope; answers a JWT bearer token",
+    description = "Only holders of the configured role (`[doors.envelope_login] require_role`, \
+        `admin` by default) may log in here. The body is read as JSON whatever its Content-Type.",
+    request_body = Envelope,
+    responses(
+        (status = 200, description = "Logged in", body = crate::schema::doors::EnvelopeToken),
+        (status = 400, description = "Not the JSON this takes", body = crate::schema::doors::EnvelopeMessage),
+        (status = 401, description = "Wrong user name, domain or password; a locked or disabled account", body = crate::schema::doors::EnvelopeMessage),
+        (status = 403, description = "Only users with an administrator profile may use the API", body = crate::schema::doors::EnvelopeMessage),
+        (status = 429, description = "Too many sessions for this account", body = crate::schema::doors::EnvelopeMessage),
+        (status = 503, description = "Too many logins at once, or the directory or store unreachable", body = crate::schema::doors::EnvelopeMessage),
+    ),
+)]
 async fn login_post(State(state): State<AppState>, body: Bytes) -> Response {
     let envelope: Envelope = match serde_json::from_slice(&body) {
         Ok(e) => e,
@@ -162,6 +185,20 @@ async fn login_post(State(state): State<AppState>, body: Bytes) -> Response {
     }
 }
 
+#[utoipa::path(
+    post,
+    context_path = BASE,
+    path = "/logout",
+    tag = "envelope-login",
+    operation_id = "envelope_login_logout_post",
+    summary = "End the bearer token's session",
+    responses(
+        (status = 200, description = "Logged out", body = crate::schema::doors::EnvelopeMessage),
+        (status = 400, description = "The service token has no session to end", body = crate::schema::doors::EnvelopeMessage),
+        (status = 401, description = "No bearer token, or not a valid one (`Token is already expired` past its lifetime)", body = crate::schema::doors::EnvelopeMessage),
+    ),
+    security(("bearer" = [])),
+)]
 async fn logout_post(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return message(

@@ -11,13 +11,14 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Extension;
 use serde_json::json;
 use tessera_core::authn::{Login, LoginKind};
 use tessera_core::{AuthError, Identity, IssueRequest, Subject};
 use tessera_model::config::Unauthenticated;
 use tessera_model::{AssignmentScope, TokenKind};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 /// The header a proxy token comes back in.
@@ -25,12 +26,12 @@ pub const PROXY_TOKEN: &str = "X-SDS-AUTH-PROXY-TOKEN";
 const XML_DECL: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#;
 const DOOR: &str = "header-login";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login_get))
-        .route("/logout", get(logout_get).post(logout_get))
-        .route("/user/whoami", get(whoami_get))
-        .route("/proxytoken", get(proxytoken_get))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login_get))
+        .routes(routes!(logout_get))
+        .routes(routes!(whoami_get))
+        .routes(routes!(proxytoken_get))
 }
 
 fn xml_text(s: &str) -> std::borrow::Cow<'_, str> {
@@ -172,6 +173,40 @@ async fn user_and_domain<'a>(state: &AppState, name: &'a str) -> (&'a str, Optio
     (name, None)
 }
 
+#[utoipa::path(
+    get,
+    path = "/login",
+    tag = "header-login",
+    summary = "Log in with HTTP Basic; the token comes back in X-SDS-AUTH-TOKEN",
+    description = "`user@domain` logs in to that domain when it exists. With `service`, answers 302 \
+        to that path (on this server only) with `auth-redirected` added to its query.",
+    params(
+        ("using-cookies" = Option<bool>, Query, description = "`true`: also set the X-SDS-AUTH-TOKEN cookie (HttpOnly, SameSite=Strict, Secure over TLS)"),
+        ("service" = Option<String>, Query, description = "A path on this server to redirect to once logged in"),
+    ),
+    responses(
+        (status = 200, description = "Logged in",
+            headers(
+                ("X-SDS-AUTH-TOKEN" = String, description = "The token"),
+                ("Set-Cookie" = String, description = "With using-cookies=true: the token cookie"),
+            ),
+            content((crate::schema::doors::SdsUser = "application/xml"), (crate::schema::doors::SdsUser = "application/json"))),
+        (status = 302, description = "Logged in, on to `service`",
+            headers(
+                ("Location" = String, description = "The service path with auth-redirected"),
+                ("X-SDS-AUTH-TOKEN" = String, description = "The token"),
+            )),
+        (status = 400, description = "Malformed Basic credentials, or a service that is not a path on this server",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+        (status = 401, description = "No credentials (with `WWW-Authenticate: Basic`), wrong ones, or a locked or disabled account",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+        (status = 429, description = "The user already holds as many tokens as allowed; `Retry-After` says when",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+        (status = 503, description = "Too many logins at once, or the directory or store unreachable",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+    ),
+    security(("basic" = [])),
+)]
 async fn login_get(
     State(state): State<AppState>,
     conn: Option<Extension<ConnInfo>>,
@@ -322,6 +357,28 @@ async fn caller(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Iden
         .map_err(|e| refuse(state, headers, uri, Some(e)))
 }
 
+#[utoipa::path(
+    method(get, post),
+    path = "/logout",
+    tag = "header-login",
+    operation_id = "logout",
+    summary = "End the presented token's session, or all of its user's",
+    params(
+        ("force" = Option<bool>, Query, description = "`true`: end every session token of the user"),
+        ("proxytokens" = Option<bool>, Query, description = "With force: its proxy tokens too"),
+    ),
+    responses(
+        (status = 200, description = "Logged out (`<loggedOut><user>NAME</user></loggedOut>`); a token cookie is cleared",
+            content((crate::schema::doors::SdsUser = "application/xml"), (crate::schema::doors::SdsUser = "application/json"))),
+        (status = 302, description = "No valid token and `[gateway] unauthenticated = \"redirect\"`: on to /login",
+            headers(("Location" = String, description = "/login?service=..."))),
+        (status = 401, description = "No valid token",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+        (status = 403, description = "The service token has no session to end",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+    ),
+    security(("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = []), ("bearer" = []), ("x_auth_token" = [])),
+)]
 async fn logout_get(
     State(state): State<AppState>,
     conn: Option<Extension<ConnInfo>>,
@@ -384,6 +441,22 @@ async fn logout_get(
 /// Seed 001's whoami: common and distinguished name, tenant roles (on the
 /// user's own domain), subtenant roles (on other domains), the tenant
 /// (domain) URN, and vdc (system) roles.
+#[utoipa::path(
+    get,
+    path = "/user/whoami",
+    tag = "header-login",
+    operation_id = "header_login_whoami_get",
+    summary = "Seed 001's whoami: names, tenant, subtenant and vdc roles",
+    responses(
+        (status = 200, description = "The caller",
+            content((crate::schema::doors::SdsWhoami = "application/xml"), (crate::schema::doors::SdsWhoami = "application/json"))),
+        (status = 302, description = "No valid token and `[gateway] unauthenticated = \"redirect\"`: on to /login",
+            headers(("Location" = String, description = "/login?service=..."))),
+        (status = 401, description = "No valid token",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+    ),
+    security(("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = []), ("bearer" = []), ("x_auth_token" = [])),
+)]
 async fn whoami_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let who = match caller(&state, &headers, &uri).await {
         Ok(w) => w,
@@ -471,6 +544,23 @@ async fn whoami_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri)
 
 /// A proxy token for scripts: it never expires, and only
 /// `logout?force=true&proxytokens=true` (or an administrator) ends it.
+#[utoipa::path(
+    get,
+    path = "/proxytoken",
+    tag = "header-login",
+    summary = "A proxy token for scripts: it never expires",
+    responses(
+        (status = 200, description = "The proxy token, in a header",
+            headers(("X-SDS-AUTH-PROXY-TOKEN" = String, description = "A token usable wherever a token is"))),
+        (status = 302, description = "No valid token and `[gateway] unauthenticated = \"redirect\"`: on to /login",
+            headers(("Location" = String, description = "/login?service=..."))),
+        (status = 401, description = "No valid token",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+        (status = 403, description = "Only a user's own session token may ask for one (not the service token, not a proxy token)",
+            content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
+    ),
+    security(("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = []), ("bearer" = []), ("x_auth_token" = [])),
+)]
 async fn proxytoken_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let who = match caller(&state, &headers, &uri).await {
         Ok(w) => w,

@@ -18,5 +18,6 @@ mod gateway;
 mod header_login;
 mod metrics;
 mod oauth2;
+mod openapi;
 mod proxies;
 mod upstream;

@@ -31,6 +31,20 @@ fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
 
 /// RFC 7009: the client revokes one of its own tokens. Unknown tokens
 /// are not an error (§2.2); a refresh token takes its family with it.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth2",
+    summary = "Token revocation (RFC 7009)",
+    request_body(content = crate::schema::doors::TokenParam, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or not a token this client holds (not an error, §2.2)"),
+        (status = 400, description = "`invalid_request`", body = super::wire::ErrorBody),
+        (status = 401, description = "`invalid_client`", body = super::wire::ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = super::wire::ErrorBody),
+    ),
+    security((), ("basic" = [])),
+)]
 pub async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match parse_form(&headers, &body) {
         Ok(f) => f,
@@ -56,6 +70,24 @@ pub async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, body
 
 /// RFC 7662: for confidential clients (resource servers) and for
 /// administrators presenting their own bearer token.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth2",
+    summary = "Token introspection (RFC 7662)",
+    description = "For confidential clients (HTTP Basic or `client_id`/`client_secret`), or for a \
+        system administrator presenting a bearer token.",
+    request_body(content = crate::schema::doors::TokenParam, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token's facts, or `{\"active\": false}`", body = crate::schema::doors::Introspection),
+        (status = 400, description = "`invalid_request`", body = super::wire::ErrorBody),
+        (status = 401, description = "`invalid_client` (public clients included), or the bearer token is not valid \
+            (then Tessera's `{error, message}` shape)", body = super::wire::ErrorBody),
+        (status = 403, description = "The bearer token's holder is not an administrator", body = crate::schema::ApiError),
+        (status = 503, description = "`temporarily_unavailable`", body = super::wire::ErrorBody),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 pub async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match parse_form(&headers, &body) {
         Ok(f) => f,
@@ -144,6 +176,13 @@ pub fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<&ConnInfo>) 
 }
 
 /// RFC 8414 authorization server metadata.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "oauth2",
+    summary = "Authorization server metadata (RFC 8414)",
+    responses((status = 200, description = "The metadata", body = crate::schema::doors::ServerMetadata)),
+)]
 pub async fn metadata_get(
     State(state): State<AppState>,
     conn: Option<Extension<ConnInfo>>,
@@ -168,6 +207,13 @@ pub async fn metadata_get(
 }
 
 /// The public keys JWTs are signed with.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "oauth2",
+    summary = "The public keys JWTs are signed with (JWKS)",
+    responses((status = 200, description = "The key set (`Cache-Control: public, max-age=60`)", body = crate::schema::doors::Jwks)),
+)]
 pub async fn jwks_get(State(state): State<AppState>) -> Response {
     let mut res = Json(json!({ "keys": state.core.keys.jwks() })).into_response();
     res.headers_mut()
@@ -176,6 +222,16 @@ pub async fn jwks_get(State(state): State<AppState>) -> Response {
 }
 
 /// Seed 003: the security realms (domains) that accept logins.
+#[utoipa::path(
+    get,
+    path = "/setup",
+    tag = "oauth2",
+    summary = "Seed 003's realm list: the domains that accept logins",
+    responses(
+        (status = 200, description = "The enabled domains", body = crate::schema::doors::Realms),
+        (status = 503, description = "`temporarily_unavailable`: the store is unavailable", body = super::wire::ErrorBody),
+    ),
+)]
 pub async fn setup_get(State(state): State<AppState>) -> Response {
     match state.core.domain_list().await {
         Ok(domains) => {

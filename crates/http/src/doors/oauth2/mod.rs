@@ -9,8 +9,8 @@ mod token;
 mod wire;
 
 use crate::AppState;
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Which policy a token path issues under (SPEC §2).
 #[derive(Debug, Clone, Copy)]
@@ -21,17 +21,14 @@ pub enum TokenPath {
     Api,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/oauth/token", post(token::token_post_standard))
-        .route("/auth/oauth", post(token::token_post_standard))
-        .route("/api/oauth/token", post(token::token_post_api))
-        .route("/oauth/revoke", post(endpoints::revoke_post))
-        .route("/oauth/introspect", post(endpoints::introspect_post))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(endpoints::metadata_get),
-        )
-        .route("/.well-known/jwks.json", get(endpoints::jwks_get))
-        .route("/setup", get(endpoints::setup_get))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token::token_post_standard))
+        .routes(routes!(token::token_post_realm))
+        .routes(routes!(token::token_post_api))
+        .routes(routes!(endpoints::revoke_post))
+        .routes(routes!(endpoints::introspect_post))
+        .routes(routes!(endpoints::metadata_get))
+        .routes(routes!(endpoints::jwks_get))
+        .routes(routes!(endpoints::setup_get))
 }

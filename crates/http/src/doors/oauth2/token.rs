@@ -3,7 +3,7 @@
 //! client_credentials grants.
 
 use super::client::{authenticate, ClientAuth};
-use super::wire::{error_response, invalid_request, oauth_error, token_response};
+use super::wire::{self, error_response, invalid_request, oauth_error, token_response};
 use super::TokenPath;
 use crate::extract::{is_form, Form};
 use crate::AppState;
@@ -16,13 +16,56 @@ use tessera_core::{scope, AuthError, IssueRequest, Issued, Subject};
 use tessera_model::TokenKind;
 use zeroize::Zeroizing;
 
-pub async fn token_post_standard(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    token_post(state, TokenPath::Standard, headers, body).await
+/// One token endpoint: a path, the policy it issues under, and its
+/// OpenAPI description (the same for the three paths but for the summary).
+macro_rules! token_endpoint {
+    ($name:ident, $path:literal, $which:expr, $summary:literal) => {
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "oauth2",
+            summary = $summary,
+            description = "Grants: `password` (`username`, `password`, optional `scope`, `realm`), \
+                `emergency` (an emergency account; scope `emergency` only), `refresh_token` \
+                (rotates; a replayed one revokes its family) and `client_credentials`. \
+                The client authenticates with HTTP Basic (an empty secret for a public \
+                client, as `https://simplivity@host/...`) or with `client_id`/`client_secret`.",
+            request_body(content = crate::schema::doors::TokenForm, content_type = "application/x-www-form-urlencoded"),
+            responses(
+                (status = 200, description = "The token (`Cache-Control: no-store`)", body = wire::TokenBody),
+                (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant` (wrong user or password: \
+                    \"Invalid credentials\"), `unsupported_grant_type`, `invalid_scope`, `unauthorized_client`, \
+                    `access_denied`", body = wire::ErrorBody),
+                (status = 401, description = "`invalid_client`", body = wire::ErrorBody),
+                (status = 429, description = "`too_many_tokens`: the per-user cap; `Retry-After` says when", body = wire::ErrorBody),
+                (status = 503, description = "`temporarily_unavailable`: too many logins at once, the directory or the store unreachable", body = wire::ErrorBody),
+            ),
+            security((), ("basic" = [])),
+        )]
+        pub async fn $name(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+            token_post(state, $which, headers, body).await
+        }
+    };
 }
 
-pub async fn token_post_api(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    token_post(state, TokenPath::Api, headers, body).await
-}
+token_endpoint!(
+    token_post_standard,
+    "/oauth/token",
+    TokenPath::Standard,
+    "Token endpoint (RFC 6749)"
+);
+token_endpoint!(
+    token_post_realm,
+    "/auth/oauth",
+    TokenPath::Standard,
+    "Token endpoint at seed 003's path: password grant with realm and scope, refresh tokens"
+);
+token_endpoint!(
+    token_post_api,
+    "/api/oauth/token",
+    TokenPath::Api,
+    "Token endpoint at seed 000's path: password and emergency grants (its own policy: 10 min idle, 24 h by default)"
+);
 
 async fn token_post(state: AppState, path: TokenPath, headers: HeaderMap, body: Bytes) -> Response {
     if !is_form(&headers) {

@@ -14,21 +14,32 @@ use tessera_model::Timestamp;
 /// Seed 000's exact description for a wrong user or password.
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials";
 
-#[derive(Serialize)]
-struct TokenBody<'a> {
+/// RFC 6749 §5.1's success body, plus seed 000's `updated_at`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthToken)]
+pub(super) struct TokenBody<'a> {
     access_token: &'a str,
+    #[schema(example = "bearer")]
     token_type: &'static str,
+    /// Seconds; absent for tokens that never expire.
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_in: Option<u64>,
+    #[schema(example = "read write")]
     scope: &'a str,
+    /// When the client may use the refresh_token grant.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    /// Milliseconds since the epoch.
     updated_at: i64,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// RFC 6749 §5.2's error body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+pub(super) struct ErrorBody<'a> {
+    #[schema(example = "invalid_grant")]
     error: &'a str,
+    #[schema(example = "Invalid credentials")]
     error_description: &'a str,
 }
 

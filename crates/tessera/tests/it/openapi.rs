@@ -1,0 +1,315 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document that names every front
+//! door's paths, that a real validator accepts, and whose every operation
+//! the server really serves (no router 404 or 405 for any of them).
+
+use crate::harness::TestServer;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Every path Tessera serves itself, each front door's included.
+const PATHS: &[&str] = &[
+    // oauth2 (seeds 000 and 003)
+    "/api/oauth/token",
+    "/auth/oauth",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/jwks.json",
+    "/setup",
+    // header-login (seed 001)
+    "/login",
+    "/logout",
+    "/user/whoami",
+    "/proxytoken",
+    // domain-login (seed 002)
+    "/sdn/v2.0/auth",
+    "/v1/roles",
+    // envelope-login (seed 004)
+    "/Spectre/api/rest/v1/Services/AuthenticationService/login",
+    "/Spectre/api/rest/v1/Services/AuthenticationService/logout",
+    // Tessera's own
+    "/v1/authz",
+    "/v1/auth/whoami",
+    "/v1/auth/logout",
+    "/v1/users/me/password",
+    "/v1/admin/users",
+    "/v1/admin/users/{domain}/{name}",
+    "/v1/admin/users/{domain}/{name}/unlock",
+    "/v1/admin/users/{domain}/{name}/sessions",
+    "/v1/admin/domains",
+    "/v1/admin/domains/{name}",
+    "/v1/admin/roles",
+    "/v1/admin/assignments",
+    "/v1/admin/clients",
+    "/v1/admin/clients/{id}",
+    "/v1/admin/sessions",
+    "/v1/admin/sessions/{id}",
+    "/v1/admin/audit",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+];
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+async fn document(server: &TestServer) -> Value {
+    let res = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    res.json().await.unwrap()
+}
+
+/// Each documented (method, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            if let Some(op) = item.get(method) {
+                out.push((method.to_owned(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1_and_names_every_door() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "Tessera");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(doc["info"]["description"].as_str().unwrap().contains("gateway"));
+
+    let documented: BTreeSet<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = PATHS.iter().copied().collect();
+    assert_eq!(
+        documented, expected,
+        "documented paths differ from the served ones"
+    );
+
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for name in [
+        "bearer",
+        "x_auth_token",
+        "x_sds_auth_token",
+        "x_sds_auth_token_cookie",
+        "basic",
+    ] {
+        assert!(schemes.contains_key(name), "security scheme {name} missing");
+    }
+    let tags: BTreeSet<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+
+    let mut ids = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let what = format!("{} {path}", method.to_uppercase());
+        let op_tags = op["tags"].as_array().unwrap_or_else(|| panic!("{what}: no tags"));
+        assert!(!op_tags.is_empty(), "{what}: no tags");
+        for t in op_tags {
+            assert!(tags.contains(t.as_str().unwrap()), "{what}: undeclared tag {t}");
+        }
+        let responses = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{what}: no responses"));
+        assert!(!responses.is_empty(), "{what}: no responses");
+        assert!(
+            op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{what}: no summary"
+        );
+        let id = op["operationId"].as_str().unwrap().to_owned();
+        assert!(ids.insert(id.clone()), "{what}: operationId {id} is not unique");
+        for requirement in op["security"].as_array().into_iter().flatten() {
+            for name in requirement.as_object().unwrap().keys() {
+                assert!(
+                    schemes.contains_key(name),
+                    "{what}: unknown security scheme {name}"
+                );
+            }
+        }
+    }
+}
+
+/// The router's own 404 (no route, no gateway) as opposed to a handler's.
+async fn is_router_404(res: reqwest::Response) -> bool {
+    if res.status() != StatusCode::NOT_FOUND {
+        return false;
+    }
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    body["error"] == "not_found"
+        && body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("no route for"))
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served_and_nothing_else_on_its_paths() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    let ops = operations(&doc);
+    assert!(ops.len() >= PATHS.len());
+    for (method, path, _) in &ops {
+        let concrete = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "placeholder" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let res = server
+            .client
+            .request(method.clone(), server.url(&concrete))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {concrete}");
+        if method == Method::HEAD {
+            // No body to tell whose 404 it is: none is expected at all.
+            assert_ne!(status, StatusCode::NOT_FOUND, "{method} {concrete}");
+        } else {
+            assert!(
+                !is_router_404(res).await,
+                "{method} {concrete}: the router has no such route"
+            );
+        }
+    }
+    // The other way round: a method a path does not document is refused
+    // there (405), so the document lists all that each path serves. GET
+    // routes answer HEAD too (axum); forward auth answers every method.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if path == "/v1/authz" {
+            continue;
+        }
+        let concrete = path.replace("{", "").replace("}", "");
+        for method in METHODS {
+            if item.get(method).is_some() || (method == "head" && item.get("get").is_some()) {
+                continue;
+            }
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = server
+                .client
+                .request(m.clone(), server.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{m} {concrete} is served but not documented"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_door_switched_off_leaves_the_document_too() {
+    let server = TestServer::start_with(crate::harness::Options {
+        toml: "[doors.envelope_login]\nenabled = false\n[doors.header_login]\nenabled = false\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let doc = document(&server).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(!paths.keys().any(|p| p.starts_with("/Spectre/")));
+    assert!(!paths.contains_key("/login") && !paths.contains_key("/user/whoami"));
+    assert!(paths.contains_key("/oauth/token") && paths.contains_key("/sdn/v2.0/auth"));
+}
+
+/// A directory holding `openapi-spec-validator` (from PyPI), installed
+/// under target/ the first time.
+async fn validator_path() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pydeps-openapi");
+    let importable = |dir: PathBuf| async move {
+        tokio::process::Command::new("python3")
+            .args(["-c", "import openapi_spec_validator"])
+            .env("PYTHONPATH", &dir)
+            .output()
+            .await
+            .expect("python3 runs")
+            .status
+            .success()
+    };
+    if importable(dir.clone()).await {
+        return dir;
+    }
+    // Install beside, then move into place: a half-finished install is
+    // never mistaken for a working one.
+    let staging = dir.with_extension(format!("staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let out = tokio::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&staging)
+        .arg("openapi-spec-validator")
+        .output()
+        .await
+        .expect("python3 -m pip runs");
+    assert!(
+        importable(staging.clone()).await,
+        "could not install openapi-spec-validator from PyPI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&staging, &dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn openapi_spec_validator_accepts_the_document() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    let file = server.dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let out = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             from openapi_spec_validator import validate\n\
+             from openapi_spec_validator.validation import OpenAPIV31SpecValidator\n\
+             validate(json.load(open(sys.argv[1])), cls=OpenAPIV31SpecValidator)\n\
+             print('valid')",
+        ])
+        .arg(&file)
+        .env("PYTHONPATH", validator_path().await)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "valid",
+        "openapi-spec-validator refuses the document: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
