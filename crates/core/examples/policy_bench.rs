@@ -21,7 +21,10 @@ fn config(n: usize) -> GatewayConfig {
         path: "/api/hosts/{id}/disks".into(),
         allow: vec!["anonymous".into()],
     });
-    GatewayConfig { rules, ..GatewayConfig::default() }
+    GatewayConfig {
+        rules,
+        ..GatewayConfig::default()
+    }
 }
 
 /// Nanoseconds per decision, best of five rounds of `rounds` decisions.

@@ -27,7 +27,9 @@ impl Core {
         let subject = match &f.who {
             Some(who) => match self.user_named(f.domain.as_deref(), who).await {
                 Ok((_, user)) => Some(user.id.to_string()),
-                Err(_) => Some(who.clone()),
+                // Not a user (any more): an id, an actor, or a name that failed to log in.
+                Err(crate::error::AuthError::NotFound(_)) => Some(who.clone()),
+                Err(e) => return Err(e),
             },
             None => None,
         };

@@ -264,15 +264,21 @@ async fn auth_delete(State(state): State<AppState>, headers: HeaderMap) -> Respo
     summary = "Seed 002's role list (administrators)",
     responses(
         (status = 200, description = "The roles", body = crate::schema::doors::SdnRoles),
-        (status = 401, description = "No valid token (Tessera's error shape)", body = crate::schema::ApiError),
-        (status = 403, description = "Not a system administrator (Tessera's error shape)", body = crate::schema::ApiError),
+        (status = 401, description = "No valid token", body = crate::schema::doors::KeystoneError),
+        (status = 403, description = "Not a system administrator", body = crate::schema::doors::KeystoneError),
         (status = 503, description = "The store is unavailable", body = crate::schema::doors::KeystoneError),
     ),
     security(("x_auth_token" = []), ("bearer" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn roles_get(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    if let Err(res) = admin_caller(&state, &method, &uri, &headers).await {
-        return res;
+    if let Err(refusal) = admin_caller(&state, &method, &uri, &headers).await {
+        // The same refusal, in this door's (Keystone's) shape.
+        let why = match refusal.status() {
+            StatusCode::UNAUTHORIZED => "send a valid administrator's token in X-Auth-Token",
+            StatusCode::FORBIDDEN => "listing roles needs the admin role on the system",
+            _ => "the request could not be checked; retry shortly",
+        };
+        return error(refusal.status(), why);
     }
     match state.core.role_list().await {
         Ok(roles) => {

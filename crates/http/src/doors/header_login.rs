@@ -374,7 +374,7 @@ async fn caller(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Iden
             headers(("Location" = String, description = "/login?service=..."))),
         (status = 401, description = "No valid token",
             content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
-        (status = 403, description = "The service token has no session to end",
+        (status = 400, description = "The service token has no session to end",
             content((crate::schema::doors::SdsError = "application/xml"), (crate::schema::doors::SdsError = "application/json"))),
     ),
     security(("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = []), ("bearer" = []), ("x_auth_token" = [])),
@@ -410,7 +410,7 @@ async fn logout_get(
             .revoke_session_id(&s.session.id, "logout", None)
             .await
             .map(|_| ()),
-        (_, None) => Err(AuthError::Forbidden(
+        (_, None) => Err(AuthError::InvalidInput(
             "the service token has no session to end".into(),
         )),
     };

@@ -159,6 +159,11 @@ async fn the_role_list_is_for_administrators_and_the_bootstrap_admin_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403, "sdn-admin is not Tessera's admin");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        403,
+        "Keystone's error shape"
+    );
     let res = server
         .client
         .get(server.url("/v1/roles"))
