@@ -18,6 +18,7 @@ mod gateway;
 mod header_login;
 mod metrics;
 mod oauth2;
+mod oauth2_endpoints;
 mod openapi;
 mod proxies;
 mod upstream;
