@@ -37,12 +37,29 @@ TOML
   [ -n "$ADDR" ] || { echo "tessera did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 }
 
+# What a script starts or makes beside Tessera (bench/bare, ...):
+# `track PID|DIR...`. On exit, after Tessera, the latest first: a PID is
+# stopped, a DIR removed.
+EXTRA=()
+track() { EXTRA+=("$@"); }
+
 stop_tessera() {
   if [ -n "${SERVE_PID:-}" ]; then
     kill -TERM "$SERVE_PID" 2>/dev/null || true
     wait "$SERVE_PID" 2>/dev/null || true
     SERVE_PID=""
   fi
+  local i x
+  for ((i = ${#EXTRA[@]} - 1; i >= 0; i--)); do
+    x="${EXTRA[$i]}"
+    if [ -d "$x" ]; then
+      rm -rf "$x"
+    else
+      kill -TERM "$x" 2>/dev/null || true
+      wait "$x" 2>/dev/null || true
+    fi
+  done
+  EXTRA=()
   [ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 
