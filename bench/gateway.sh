@@ -70,18 +70,77 @@ check "http://$ADDR/api/hosts" "$BEARER"
 check "http://$BARE_ADDR/v1/authz" "$BEARER"
 check "http://$ADDR/v1/authz" "$BEARER" "${ORIGINAL[@]}"
 
+# For reference, not a target: nginx as a plain reverse proxy (no auth,
+# keep-alive pool to the upstream) in front of the same upstream, so the
+# gateway's figure can be read against what a mature C proxy costs on the
+# same loopback and the same two cores. Installed with apt-get if missing.
+NGINX="$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)"
+if [ -z "$NGINX" ] && [ "$(id -u)" = 0 ]; then
+  echo "== installing nginx-light (reference proxy)" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) >/dev/null 2>&1 || true
+  NGINX="$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)"
+fi
+NGINX_ADDR=""
+if [ -n "$NGINX" ]; then
+  NGINX_DIR="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
+  chmod 755 "$NGINX_DIR"
+  NGINX_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  cat >"$NGINX_DIR/nginx.conf" <<NGINX
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes auto;
+pid $NGINX_DIR/nginx.pid;
+error_log $NGINX_DIR/error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    # nginx closes a client connection after 1000 requests by default; the
+    # load generator would count each close as an error.
+    keepalive_requests 10000000;
+    client_body_temp_path $NGINX_DIR/client_body;
+    proxy_temp_path $NGINX_DIR/proxy;
+    fastcgi_temp_path $NGINX_DIR/fastcgi;
+    uwsgi_temp_path $NGINX_DIR/uwsgi;
+    scgi_temp_path $NGINX_DIR/scgi;
+    upstream bare { server $BARE_ADDR; keepalive 128; keepalive_requests 10000000; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://bare;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+NGINX
+  "$NGINX" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" 2>"$NGINX_DIR/start.log" &
+  track "$NGINX_DIR" $!
+  for _ in $(seq 1 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/api/hosts")" = 200 ] && { NGINX_ADDR="127.0.0.1:$NGINX_PORT"; break; }
+    sleep 0.1
+  done
+  [ -n "$NGINX_ADDR" ] || { echo "nginx (reference) did not start; its figure is left out:" >&2; cat "$NGINX_DIR/start.log" "$NGINX_DIR/error.log" >&2 || true; }
+else
+  echo "nginx is not installed (and this is not root): the reference proxy figure is left out" >&2
+fi
+
 get() { "$LOADGEN" get "$1" "$CONNS" "$BENCH_SECONDS" "${@:2}"; }
 echo "== GET /api/hosts straight to the upstream (bench/bare), $CONNS connections, ${BENCH_SECONDS}s, before and after the gateway" >&2
 direct1="$(get "$BARE_ADDR" /api/hosts "$BEARER")"
 echo "== GET /api/hosts through Tessera's gateway, $CONNS connections" >&2
 gateway="$(get "$ADDR" /api/hosts "$BEARER")"
 direct2="$(get "$BARE_ADDR" /api/hosts "$BEARER")"
+nginx=""
+if [ -n "$NGINX_ADDR" ]; then
+  echo "== GET /api/hosts through nginx proxy_pass (reference, no auth), $CONNS connections" >&2
+  nginx="$(get "$NGINX_ADDR" /api/hosts "$BEARER")"
+fi
 echo "== GET /v1/authz on bench/bare (HashMap lookup), $CONNS connections, before and after Tessera's" >&2
 bare1="$(get "$BARE_ADDR" /v1/authz "$BEARER")"
 echo "== GET /v1/authz on Tessera, $CONNS connections" >&2
 authz="$(get "$ADDR" /v1/authz "$BEARER" "${ORIGINAL[@]}")"
 bare2="$(get "$BARE_ADDR" /v1/authz "$BEARER")"
-for line in "$direct1" "$gateway" "$direct2" "$bare1" "$authz" "$bare2"; do echo "   $line" >&2; done
+for line in "$direct1" "$gateway" "$direct2" ${nginx:+"$nginx"} "$bare1" "$authz" "$bare2"; do echo "   $line" >&2; done
 
 mean() { awk -v a="$(rate_of "$1")" -v b="$(rate_of "$2")" 'BEGIN { printf "%.1f", (a + b) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -97,6 +156,11 @@ printf '%-32s %12s %10s  %-26s %s\n' "upstream, direct" "$direct_rate" \
   $(($(errors_of "$direct1") + $(errors_of "$direct2"))) "(baseline)" ""
 printf '%-32s %12s %10s  %-26s %s\n' "gateway, authenticated" "$gateway_rate" "$(errors_of "$gateway")" \
   ">= 0.6 x direct (${gw_ratio}x)" "$(verdict "$gw_ratio" ">=" 0.6)"
+if [ -n "$nginx" ]; then
+  nginx_rate="$(rate_of "$nginx")"
+  printf '%-32s %12s %10s  %-26s %s\n' "nginx proxy_pass, no auth" "$nginx_rate" "$(errors_of "$nginx")" \
+    "(reference: $(ratio "$nginx_rate" "$direct_rate")x direct)" ""
+fi
 printf '%-32s %12s %10s  %-26s %s\n' "bare /v1/authz (HashMap)" "$bare_rate" \
   $(($(errors_of "$bare1") + $(errors_of "$bare2"))) "(baseline)" ""
 printf '%-32s %12s %10s  %-26s %s\n' "Tessera /v1/authz" "$authz_rate" "$(errors_of "$authz")" \

@@ -8,8 +8,9 @@
 use crate::error::{json_error, unauthorized};
 use crate::gateway::{add_identity, caller};
 use crate::AppState;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use tessera_core::policy::Decision;
@@ -29,13 +30,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// request it is not making: when both families are present and disagree,
 /// the request is refused. A header present but empty counts as given.
 fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), String> {
-    let get = |name: &str| {
+    // Typed names: a lookup by `&str` would parse the name on every request.
+    const ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+    const ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+    const FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+    const FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+    let get = |name: &HeaderName| {
         headers
             .get(name)
             .map(|v| v.to_str().unwrap_or("").trim().to_owned())
     };
-    let nginx = (get("x-original-method"), get("x-original-uri"));
-    let forwarded = (get("x-forwarded-method"), get("x-forwarded-uri"));
+    let nginx = (get(&ORIGINAL_METHOD), get(&ORIGINAL_URI));
+    let forwarded = (get(&FORWARDED_METHOD), get(&FORWARDED_URI));
     let has = |f: &(Option<String>, Option<String>)| f.0.is_some() || f.1.is_some();
     let (m, u) = match (has(&nginx), has(&forwarded)) {
         (true, true) if nginx != forwarded => {
@@ -91,8 +97,11 @@ fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), St
     ),
     security((), ("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn authz(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
-    let (original_method, original_uri) = match original(&headers, &method) {
+async fn authz(State(state): State<AppState>, request: Request) -> Response {
+    // The request itself, not the `HeaderMap` extractor: that one clones
+    // every header, on the hottest route there is.
+    let (method, headers) = (request.method(), request.headers());
+    let (original_method, original_uri) = match original(headers, method) {
         Ok(o) => o,
         Err(why) => return json_error(StatusCode::FORBIDDEN, "invalid_request", why),
     };
@@ -107,7 +116,7 @@ async fn authz(State(state): State<AppState>, method: Method, headers: HeaderMap
         Ok(p) => p,
         Err(why) => return json_error(StatusCode::FORBIDDEN, "invalid_request", why),
     };
-    let who = match caller(&state, &headers).await {
+    let who = match caller(&state, headers).await {
         Ok(w) => w,
         Err(e) => return crate::error::api_error(e),
     };
