@@ -3,6 +3,11 @@
 //! `[gateway] upstream` over a pooled connection, bodies streamed both
 //! ways, the caller's credentials removed and identity headers added.
 //! An upstream that refuses gets 502, one that is too slow 504.
+//!
+//! `[gateway] timeout` bounds silence, not size: the upstream has that long
+//! to answer after the last byte of the request body went out, and that
+//! long between two chunks of its response body. A 1 GiB firmware upload
+//! that keeps moving is never cut off; an upstream that stops is.
 
 use crate::doors::header_login::login_redirect;
 use crate::error::{api_error, json_error, unauthorized};
@@ -13,14 +18,21 @@ use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tessera_core::metrics::UpstreamFailure;
 use tessera_core::policy::Decision;
 use tessera_core::{AuthError, Identity, Subject};
 use tessera_model::config::{GatewayConfig, Unauthenticated};
+use tokio::time::{Instant, Sleep};
 
 /// Identity headers the upstream may trust (and that clients may never set).
 pub const USER: &str = "x-tessera-user";
@@ -160,6 +172,145 @@ fn unauthenticated(state: &AppState, uri: &Uri, reason: Option<AuthError>) -> Re
     }
 }
 
+/// When a body chunk last moved, either way, in one forwarded exchange.
+#[derive(Clone)]
+struct Progress {
+    start: Instant,
+    /// Milliseconds after `start`.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            start: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn moved(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When the upstream's silence becomes a timeout.
+    fn deadline(&self, timeout: Duration) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + timeout
+    }
+}
+
+/// The request body on its way up: every chunk counts as progress.
+struct Upload {
+    inner: Body,
+    progress: Progress,
+}
+
+impl HttpBody for Upload {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            self.progress.moved();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The response body on its way down: fails (and so ends the response to
+/// the client early) when nothing moves for `timeout`.
+struct Download {
+    inner: hyper::body::Incoming,
+    progress: Progress,
+    timeout: Duration,
+    /// Armed only while the upstream keeps the gateway waiting.
+    timer: Option<Pin<Box<Sleep>>>,
+    core: Arc<tessera_core::Core>,
+}
+
+impl HttpBody for Download {
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.progress.moved();
+                this.timer = None;
+                return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+            }
+            Poll::Pending => {}
+        }
+        loop {
+            let deadline = this.progress.deadline(this.timeout);
+            let timer = this
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if timer.deadline() < deadline {
+                timer.as_mut().reset(deadline);
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if this.progress.deadline(this.timeout) <= Instant::now() {
+                tracing::warn!(timeout = ?this.timeout, "upstream stopped sending its response body");
+                this.core.metrics.upstream_failed(UpstreamFailure::Timeout);
+                return Poll::Ready(Some(Err("the upstream stopped sending its response".into())));
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The upstream's response head, or `None` when it stayed silent for
+/// `timeout` after the request (body included) last moved.
+async fn answer(
+    gw: &Gateway,
+    request: Request,
+    progress: &Progress,
+) -> Option<Result<hyper::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>> {
+    let response = gw.client.request(request);
+    tokio::pin!(response);
+    let timer = tokio::time::sleep(gw.timeout);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut response => return Some(r),
+            () = &mut timer => {
+                let deadline = progress.deadline(gw.timeout);
+                if deadline <= Instant::now() {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
+}
+
 /// The fallback of the router: everything that is not Tessera's own.
 pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
     let Some(gw) = state.gateway.clone() else {
@@ -227,15 +378,34 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
     headers.insert(header::HOST, gw.authority.clone());
     parts.uri = target;
     parts.version = axum::http::Version::HTTP_11;
+    let progress = Progress::new();
+    let body = if body.is_end_stream() {
+        body
+    } else {
+        Body::new(Upload {
+            inner: body,
+            progress: progress.clone(),
+        })
+    };
     let upstream = Request::from_parts(parts, body);
-    let answer = tokio::time::timeout(gw.timeout, gw.client.request(upstream)).await;
-    match answer {
-        Ok(Ok(res)) => {
+    match answer(&gw, upstream, &progress).await {
+        Some(Ok(res)) => {
             let (mut parts, body) = res.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(body))
+            let body = if body.is_end_stream() {
+                Body::new(body)
+            } else {
+                Body::new(Download {
+                    inner: body,
+                    progress,
+                    timeout: gw.timeout,
+                    timer: None,
+                    core: state.core.clone(),
+                })
+            };
+            Response::from_parts(parts, body)
         }
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             tracing::warn!(error = %e, upstream = %gw.origin, "upstream unreachable");
             state.core.metrics.upstream_failed(UpstreamFailure::Unreachable);
             json_error(
@@ -244,7 +414,7 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
                 "the API behind this gateway did not answer (connection refused or reset); retry later",
             )
         }
-        Err(_) => {
+        None => {
             tracing::warn!(upstream = %gw.origin, timeout = ?gw.timeout, "upstream timed out");
             state.core.metrics.upstream_failed(UpstreamFailure::Timeout);
             json_error(

@@ -386,7 +386,8 @@ pub struct GatewayConfig {
     pub default: String,
     #[serde(with = "duration::required")]
     pub connect_timeout: Duration,
-    /// Longest wait for the upstream's response headers.
+    /// Longest silence from the upstream: for its response head after the
+    /// request body last moved, and between chunks of its response body.
     #[serde(with = "duration::required")]
     pub timeout: Duration,
     pub rules: Vec<GatewayRule>,

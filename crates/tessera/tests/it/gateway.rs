@@ -18,7 +18,8 @@ fn gateway_toml(upstream: &str, extra: &str) -> String {
          [[gateway.rules]]\nmethods = [\"*\"]\npath = \"/files/**\"\nallow = [\"authenticated\"]\n\
          [[gateway.rules]]\nmethods = [\"*\"]\npath = \"/upload\"\nallow = [\"authenticated\"]\n\
          [[gateway.rules]]\nmethods = [\"GET\"]\npath = \"/download\"\nallow = [\"authenticated\"]\n\
-         [[gateway.rules]]\nmethods = [\"GET\"]\npath = \"/slow\"\nallow = [\"authenticated\"]\n"
+         [[gateway.rules]]\nmethods = [\"GET\"]\npath = \"/slow\"\nallow = [\"authenticated\"]\n\
+         [[gateway.rules]]\nmethods = [\"GET\"]\npath = \"/stall\"\nallow = [\"authenticated\"]\n"
     )
 }
 
@@ -260,14 +261,32 @@ async fn an_upstream_that_is_down_gets_502_and_one_that_hangs_504() {
     );
 }
 
+/// The process's peak resident memory (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
 #[tokio::test]
-async fn bodies_stream_both_ways() {
+async fn a_1_gib_body_streams_both_ways_in_constant_memory() {
     let upstream = Upstream::start().await;
     let server = start(&upstream.url(), "").await;
     let t = token(&server, "password", "bob", "bob-pw").await;
-    let size: u64 = 64 * 1024 * 1024;
-    let chunk = bytes::Bytes::from(vec![b'y'; 1024 * 1024]);
-    let stream = futures_util::stream::iter((0..64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    const GIB: u64 = 1 << 30;
+    const CHUNK: usize = 1 << 20;
+    // The client, Tessera and the upstream share this process: if any of
+    // them held the body, the peak would grow by about a GiB. Other tests
+    // running beside this one use a few MiB each.
+    let before = peak_rss();
+    let chunk = bytes::Bytes::from(vec![b'y'; CHUNK]);
+    let stream = futures_util::stream::iter(
+        (0..GIB / CHUNK as u64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+    );
     let res = server
         .client
         .post(server.url("/upload"))
@@ -281,15 +300,84 @@ async fn bodies_stream_both_ways() {
         200,
         "a body far over max_body_bytes passes the gateway"
     );
-    assert_eq!(res.json::<Value>().await.unwrap()["bytes"], size);
-    let res = server
+    assert_eq!(res.json::<Value>().await.unwrap()["bytes"], GIB);
+    let mut res = server
         .client
-        .get(server.url(&format!("/download?size={size}")))
+        .get(server.url(&format!("/download?size={GIB}")))
         .bearer_auth(&t)
         .send()
         .await
         .unwrap();
-    assert_eq!(res.bytes().await.unwrap().len() as u64, size);
+    assert_eq!(res.status(), 200);
+    let mut received: u64 = 0;
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        received += chunk.len() as u64;
+    }
+    assert_eq!(received, GIB);
+    let grown = peak_rss().saturating_sub(before);
+    assert!(
+        grown < 256 << 20,
+        "2 GiB through the gateway raised the peak memory by {} MiB",
+        grown >> 20
+    );
+}
+
+/// `[gateway] timeout` (1 s here) bounds the upstream's silence, not the
+/// exchange: an upload that keeps moving for longer passes, and an upstream
+/// that stops mid-body has the response cut off.
+#[tokio::test]
+async fn the_upstream_timeout_bounds_silence_not_length() {
+    let upstream = Upstream::start().await;
+    let server = start(&upstream.url(), "").await;
+    let t = token(&server, "password", "bob", "bob-pw").await;
+    // Eight chunks, 300 ms apart: 2.4 s in all, never 1 s of silence.
+    let chunks = futures_util::stream::unfold(0u32, |i| async move {
+        if i == 8 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Some((
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"0123456789")),
+            i + 1,
+        ))
+    });
+    let started = Instant::now();
+    let res = server
+        .client
+        .post(server.url("/upload"))
+        .bearer_auth(&t)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a slow but steady upload is not a timeout");
+    assert_eq!(res.json::<Value>().await.unwrap()["bytes"], 80);
+    assert!(started.elapsed() > Duration::from_secs(2));
+
+    let started = Instant::now();
+    let mut res = server
+        .client
+        .get(server.url("/stall"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the headers came in time");
+    let mut received = Vec::new();
+    let ended = loop {
+        match res.chunk().await {
+            Ok(Some(c)) => received.extend_from_slice(&c),
+            Ok(None) => break "the body ended as if complete",
+            Err(_) => break "cut off",
+        }
+    };
+    assert_eq!(ended, "cut off", "a stalled body must not look complete");
+    assert_eq!(received, b"partial");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cut off after {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

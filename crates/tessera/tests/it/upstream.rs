@@ -1,6 +1,6 @@
 //! A real upstream API for gateway tests: plain HTTP on port 0. It echoes
 //! what reached it, serves seed 001's `/tenant`, streams big bodies both
-//! ways, and can be made to hang.
+//! ways, and can be made to hang (before its headers or mid-body).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request};
@@ -64,6 +64,12 @@ async fn download(Query(q): Query<std::collections::HashMap<String, u64>>) -> Bo
     ))
 }
 
+/// Sends its headers and a first chunk, then nothing, forever.
+async fn stall() -> Body {
+    let first = futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"partial")) });
+    Body::from_stream(first.chain(futures_util::stream::pending()))
+}
+
 async fn hang() -> &'static str {
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
     "too late"
@@ -76,6 +82,7 @@ impl Upstream {
             .route("/upload", post(upload))
             .route("/download", get(download))
             .route("/slow", any(hang))
+            .route("/stall", get(stall))
             .fallback(echo);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
