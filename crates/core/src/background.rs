@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the invalidation log is read when nothing wakes the reader.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often the SQLite WAL is copied into the database beside the writer.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// How often dead sessions are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How long ended sessions stay in the store (so a late token is told
@@ -55,8 +57,12 @@ pub async fn start(core: Arc<Core>) -> Background {
     let tasks = vec![
         tokio::spawn(flusher(core.clone(), stopped.clone())),
         tokio::spawn(follower(core.clone(), wake, cursor, stopped.clone(), listener)),
-        tokio::spawn(sweeper(core, stopped)),
+        tokio::spawn(sweeper(core.clone(), stopped.clone())),
     ];
+    let mut tasks = tasks;
+    if core.store.backend() == tessera_store::Backend::Sqlite {
+        tasks.push(tokio::spawn(checkpointer(core, stopped)));
+    }
     Background { stop, tasks }
 }
 
@@ -115,6 +121,25 @@ async fn follower(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reading the invalidation log failed; will retry"),
+        }
+    }
+}
+
+/// Copies the SQLite WAL into the database every `CHECKPOINT_EVERY`, on a
+/// connection of its own, so that the writer's commits rarely carry a
+/// checkpoint (and its fsync) themselves.
+async fn checkpointer(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        match core.store.checkpoint().await {
+            Ok(pages) if pages > 0 => tracing::trace!(pages, "checkpointed the WAL"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpointing the WAL failed; will retry"),
         }
     }
 }

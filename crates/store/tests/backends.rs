@@ -791,3 +791,30 @@ async fn a_batch_lands_many_jobs_and_answers_each() {
             .any(|e| e.event.detail == "issue 7 with a \"quote\" and ünïcode"));
     }
 }
+
+/// SQLite: `checkpoint` copies the WAL into the database file while the
+/// store stays open, so the file alone (a copy taken without its `-wal`)
+/// holds what was committed. PostgreSQL has nothing to copy.
+#[tokio::test]
+async fn a_checkpoint_puts_committed_writes_into_the_database_file() {
+    for (backend, store, dir) in stores().await {
+        let d = domain("Checkpointed");
+        store.create_domain(&d).await.unwrap();
+        let copied = store.checkpoint().await.unwrap();
+        let Some(dir) = dir else {
+            assert_eq!(copied, 0, "{backend}");
+            continue;
+        };
+        assert!(copied > 0, "{backend}: the WAL held the new domain");
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(dir.path().join("t.db"), &copy).unwrap();
+        let alone = Store::connect(&format!("sqlite://{}", copy.display()), 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            alone.find_domain_by_name("checkpointed").await.unwrap(),
+            Some(d),
+            "{backend}: the database file alone has the domain"
+        );
+    }
+}
