@@ -2,7 +2,7 @@
 //! the JWT verified against the JWKS by PyJWT, admin-only logins, lockout
 //! over a live JWT, expiry and logout.
 
-use crate::harness::{Options, TestServer};
+use crate::harness::{python_packages, Options, TestServer};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -49,9 +49,16 @@ async fn seed_004(options: Options) -> TestServer {
 async fn python_login(server: &TestServer, user: &str, password: &str) -> crate::harness::CliOutput {
     let script = server.dir.path().join("omivv.py");
     std::fs::write(&script, PYTHON).unwrap();
+    let deps = python_packages(
+        "seed-004",
+        "jwt, cryptography, requests",
+        &["pyjwt[crypto]", "requests"],
+    )
+    .await;
     server
         .sh(&format!(
-            "python3 {} $HOST {user} local {password}",
+            "PYTHONPATH='{}' python3 {} $HOST {user} local {password}",
+            deps.display(),
             script.display()
         ))
         .await

@@ -369,3 +369,54 @@ pub fn curl_status(output: &str) -> u16 {
         })
         .unwrap_or(0)
 }
+
+/// A directory to put on `PYTHONPATH` so that `python3` can import each of
+/// `imports` (comma-separated, as in `import a, b`): empty when the system
+/// already has them, else `packages` installed there from PyPI (under
+/// target/, once, for every later run).
+pub async fn python_packages(name: &str, imports: &str, packages: &[&str]) -> PathBuf {
+    // Tests run in parallel: one install at a time, and a second test
+    // waiting here finds the first one's result.
+    static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = INSTALLING.lock().await;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pydeps-{name}"));
+    let importable = |dir: PathBuf| async move {
+        tokio::process::Command::new("python3")
+            .args(["-c", &format!("import {imports}")])
+            .env("PYTHONPATH", &dir)
+            .output()
+            .await
+            .expect("python3 runs")
+            .status
+            .success()
+    };
+    if importable(dir.clone()).await {
+        return dir;
+    }
+    // Install beside, then move into place: a half-finished install is
+    // never mistaken for a working one.
+    let staging = dir.with_extension(format!("staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let out = tokio::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&staging)
+        .args(packages)
+        .output()
+        .await
+        .expect("python3 -m pip runs");
+    assert!(
+        importable(staging.clone()).await,
+        "could not install {packages:?} from PyPI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&staging, &dir).unwrap();
+    dir
+}

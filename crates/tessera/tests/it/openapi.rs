@@ -2,11 +2,10 @@
 //! door's paths, that a real validator accepts, and whose every operation
 //! the server really serves (no router 404 or 405 for any of them).
 
-use crate::harness::TestServer;
+use crate::harness::{python_packages, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 /// Every path Tessera serves itself, each front door's included.
 const PATHS: &[&str] = &[
@@ -242,51 +241,6 @@ async fn a_door_switched_off_leaves_the_document_too() {
     assert!(paths.contains_key("/oauth/token") && paths.contains_key("/sdn/v2.0/auth"));
 }
 
-/// A directory holding `openapi-spec-validator` (from PyPI), installed
-/// under target/ the first time.
-async fn validator_path() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pydeps-openapi");
-    let importable = |dir: PathBuf| async move {
-        tokio::process::Command::new("python3")
-            .args(["-c", "import openapi_spec_validator"])
-            .env("PYTHONPATH", &dir)
-            .output()
-            .await
-            .expect("python3 runs")
-            .status
-            .success()
-    };
-    if importable(dir.clone()).await {
-        return dir;
-    }
-    // Install beside, then move into place: a half-finished install is
-    // never mistaken for a working one.
-    let staging = dir.with_extension(format!("staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let out = tokio::process::Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&staging)
-        .arg("openapi-spec-validator")
-        .output()
-        .await
-        .expect("python3 -m pip runs");
-    assert!(
-        importable(staging.clone()).await,
-        "could not install openapi-spec-validator from PyPI: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&staging, &dir).unwrap();
-    dir
-}
-
 #[tokio::test]
 async fn openapi_spec_validator_accepts_the_document() {
     let server = TestServer::start().await;
@@ -303,7 +257,10 @@ async fn openapi_spec_validator_accepts_the_document() {
              print('valid')",
         ])
         .arg(&file)
-        .env("PYTHONPATH", validator_path().await)
+        .env(
+            "PYTHONPATH",
+            python_packages("openapi", "openapi_spec_validator", &["openapi-spec-validator"]).await,
+        )
         .output()
         .await
         .unwrap();
