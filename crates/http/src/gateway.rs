@@ -24,7 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -172,30 +172,41 @@ fn unauthenticated(state: &AppState, uri: &Uri, reason: Option<AuthError>) -> Re
     }
 }
 
-/// When a body chunk last moved, either way, in one forwarded exchange.
+/// When a body chunk last moved, either way, in one forwarded exchange,
+/// and whether the client's upload broke off.
 #[derive(Clone)]
 struct Progress {
     start: Instant,
+    shared: Arc<ProgressState>,
+}
+
+#[derive(Default)]
+struct ProgressState {
     /// Milliseconds after `start`.
-    last_ms: Arc<AtomicU64>,
+    last_ms: AtomicU64,
+    upload_failed: AtomicBool,
 }
 
 impl Progress {
     fn new() -> Progress {
         Progress {
             start: Instant::now(),
-            last_ms: Arc::new(AtomicU64::new(0)),
+            shared: Arc::default(),
         }
     }
 
     fn moved(&self) {
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+        self.shared.last_ms.fetch_max(ms, Ordering::Relaxed);
     }
 
     /// When the upstream's silence becomes a timeout.
     fn deadline(&self, timeout: Duration) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + timeout
+        self.start + Duration::from_millis(self.shared.last_ms.load(Ordering::Relaxed)) + timeout
+    }
+
+    fn upload_failed(&self) -> bool {
+        self.shared.upload_failed.load(Ordering::Relaxed)
     }
 }
 
@@ -214,8 +225,10 @@ impl HttpBody for Upload {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(_))) = &polled {
-            self.progress.moved();
+        match &polled {
+            Poll::Ready(Some(Ok(_))) => self.progress.moved(),
+            Poll::Ready(Some(Err(_))) => self.progress.shared.upload_failed.store(true, Ordering::Relaxed),
+            _ => {}
         }
         polled
     }
@@ -404,6 +417,17 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
                 })
             };
             Response::from_parts(parts, body)
+        }
+        // The client broke its upload off (disconnected, or sent a body
+        // shorter than it announced): not the upstream's fault, and the
+        // client will most likely not read this answer.
+        Some(Err(e)) if progress.upload_failed() => {
+            tracing::debug!(error = %e, "the client's upload broke off");
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body broke off before its end; send it again whole",
+            )
         }
         Some(Err(e)) => {
             tracing::warn!(error = %e, upstream = %gw.origin, "upstream unreachable");

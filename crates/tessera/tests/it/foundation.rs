@@ -102,7 +102,7 @@ fn spawn_serve(dir: &std::path::Path) -> (std::process::Child, String, BufReader
     spawn_serve_with(dir, &[])
 }
 
-fn spawn_serve_with(
+pub(crate) fn spawn_serve_with(
     dir: &std::path::Path,
     env: &[(&str, &str)],
 ) -> (std::process::Child, String, BufReader<std::process::ChildStdout>) {
@@ -124,7 +124,7 @@ fn spawn_serve_with(
     (child, url, out)
 }
 
-fn terminate(mut child: std::process::Child) -> String {
+pub(crate) fn terminate(mut child: std::process::Child) -> String {
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])

@@ -180,3 +180,46 @@ async fn gateway_upstream_errors_are_counted_by_kind() {
         0.0
     );
 }
+
+/// A client that breaks its upload off is told so (400) and is not
+/// counted, or logged, as an upstream failure.
+#[tokio::test]
+async fn a_client_breaking_off_its_upload_is_not_an_upstream_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::start().await;
+    let server = TestServer::start_with(Options {
+        toml: format!(
+            "{}[[gateway.rules]]\nmethods = [\"POST\"]\npath = \"/upload\"\nallow = [\"anonymous\"]\n",
+            gateway_toml(&upstream.url())
+        ),
+        tls: false,
+        ..Default::default()
+    })
+    .await;
+    let addr = server.url("").trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    // Ten bytes of a million, then the client's side closes.
+    tcp.shutdown().await.unwrap();
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_string(&mut answer),
+    )
+    .await
+    .expect("an answer or a close within 10 s");
+    // The read side is still open: the answer arrives.
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("broke off"), "{answer}");
+    let scrape = Scrape::of(&server).await;
+    assert_eq!(
+        scrape.get("tessera_gateway_upstream_errors_total{kind=\"unreachable\"}"),
+        0.0
+    );
+    assert_eq!(
+        scrape.get("tessera_gateway_upstream_errors_total{kind=\"timeout\"}"),
+        0.0
+    );
+}
