@@ -54,26 +54,46 @@ pub async fn start(core: Arc<Core>) -> Background {
         let (core, wake) = (core.clone(), wake.clone());
         tokio::spawn(async move { core.store.listen_invalidations(wake).await })
     };
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(flusher(core.clone(), stopped.clone())),
         tokio::spawn(follower(core.clone(), wake, cursor, stopped.clone(), listener)),
         tokio::spawn(sweeper(core.clone(), stopped.clone())),
     ];
-    let mut tasks = tasks;
     if core.store.backend() == tessera_store::Backend::Sqlite {
         tasks.push(tokio::spawn(checkpointer(core, stopped)));
     }
     Background { stop, tasks }
 }
 
-async fn flusher(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(FLUSH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// A periodic task's clock: `next` waits for its next turn and says
+/// whether the server is stopping instead. A turn that ran long delays the
+/// next rather than bunching them.
+struct Ticks {
+    tick: tokio::time::Interval,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Ticks {
+    fn every(period: Duration, stopped: watch::Receiver<bool>) -> Ticks {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks { tick, stopped }
+    }
+
+    /// `true` on a turn, `false` when stopping.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.tick.tick() => true,
+            _ = self.stopped.changed() => false,
+        }
+    }
+}
+
+async fn flusher(core: Arc<Core>, stopped: watch::Receiver<bool>) {
+    let mut ticks = Ticks::every(FLUSH_EVERY, stopped);
     loop {
-        let stopping = tokio::select! {
-            _ = tick.tick() => false,
-            _ = stopped.changed() => true,
-        };
+        // One last flush when stopping.
+        let stopping = !ticks.next().await;
         if let Err(e) = core.flush_idle_clocks().await {
             tracing::warn!(error = %e, "writing idle clocks failed; will retry");
         }
@@ -128,14 +148,9 @@ async fn follower(
 /// Copies the SQLite WAL into the database every `CHECKPOINT_EVERY`, on a
 /// connection of its own, so that the writer's commits rarely carry a
 /// checkpoint (and its fsync) themselves.
-async fn checkpointer(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stopped.changed() => return,
-        }
+async fn checkpointer(core: Arc<Core>, stopped: watch::Receiver<bool>) {
+    let mut ticks = Ticks::every(CHECKPOINT_EVERY, stopped);
+    while ticks.next().await {
         match core.store.checkpoint().await {
             Ok(pages) if pages > 0 => tracing::trace!(pages, "checkpointed the WAL"),
             Ok(_) => {}
@@ -144,14 +159,9 @@ async fn checkpointer(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-async fn sweeper(core: Arc<Core>, mut stopped: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stopped.changed() => return,
-        }
+async fn sweeper(core: Arc<Core>, stopped: watch::Receiver<bool>) {
+    let mut ticks = Ticks::every(SWEEP_EVERY, stopped);
+    while ticks.next().await {
         let now = core.now();
         let live = core.cache.sweep(now);
         tracing::debug!(cached_sessions = live, "swept the session cache");
