@@ -4,9 +4,9 @@
 # server answering the same route with a HashMap lookup, in one run.
 # Targets: gateway >= 0.6 x direct; authz >= 0.8 x bare. The upstream and
 # the bare /v1/authz are bench/bare (one process, one port). Plain HTTP on
-# loopback, 64 connections, BENCH_SECONDS per figure (10); each baseline is
-# measured right before and right after the figure it is compared with,
-# and the mean is used.
+# loopback, 64 connections, BENCH_SECONDS per measurement (10),
+# BENCH_ROUNDS rounds (3): each figure is measured between two takes of its
+# baseline every round, and the verdict is on the median per-round ratio.
 source "$(dirname "$0")/lib.sh"
 CONNS=64
 build_all
@@ -125,43 +125,53 @@ else
 fi
 
 get() { "$LOADGEN" get "$1" "$CONNS" "$BENCH_SECONDS" "${@:2}"; }
-echo "== GET /api/hosts straight to the upstream (bench/bare), $CONNS connections, ${BENCH_SECONDS}s, before and after the gateway" >&2
-direct1="$(get "$BARE_ADDR" /api/hosts "$BEARER")"
-echo "== GET /api/hosts through Tessera's gateway, $CONNS connections" >&2
-gateway="$(get "$ADDR" /api/hosts "$BEARER")"
-direct2="$(get "$BARE_ADDR" /api/hosts "$BEARER")"
-nginx=""
-if [ -n "$NGINX_ADDR" ]; then
-  echo "== GET /api/hosts through nginx proxy_pass (reference, no auth), $CONNS connections" >&2
-  nginx="$(get "$NGINX_ADDR" /api/hosts "$BEARER")"
-fi
-echo "== GET /v1/authz on bench/bare (HashMap lookup), $CONNS connections, before and after Tessera's" >&2
-bare1="$(get "$BARE_ADDR" /v1/authz "$BEARER")"
-echo "== GET /v1/authz on Tessera, $CONNS connections" >&2
-authz="$(get "$ADDR" /v1/authz "$BEARER" "${ORIGINAL[@]}")"
-bare2="$(get "$BARE_ADDR" /v1/authz "$BEARER")"
-for line in "$direct1" "$gateway" "$direct2" ${nginx:+"$nginx"} "$bare1" "$authz" "$bare2"; do echo "   $line" >&2; done
+# The machine is shared and noisy: each figure is taken ROUNDS times, each
+# time between two takes of its baseline (D G D G D ...), and the verdict
+# is on the median of the per-round ratios.
+ROUNDS="${BENCH_ROUNDS:-3}"
+show() { echo "   $1" >&2; }
+echo "== GET /api/hosts: straight to the upstream (bench/bare) and through Tessera's gateway$([ -n "$NGINX_ADDR" ] && echo " and nginx"), $CONNS connections, ${BENCH_SECONDS}s each, $ROUNDS rounds" >&2
+direct=("$(get "$BARE_ADDR" /api/hosts "$BEARER")"); show "direct   ${direct[0]}"
+gateway=(); nginx=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  gateway+=("$(get "$ADDR" /api/hosts "$BEARER")"); show "gateway  ${gateway[-1]}"
+  if [ -n "$NGINX_ADDR" ]; then
+    nginx+=("$(get "$NGINX_ADDR" /api/hosts "$BEARER")"); show "nginx    ${nginx[-1]}"
+  fi
+  direct+=("$(get "$BARE_ADDR" /api/hosts "$BEARER")"); show "direct   ${direct[-1]}"
+done
+echo "== GET /v1/authz: bench/bare (HashMap lookup) and Tessera, $CONNS connections, ${BENCH_SECONDS}s each, $ROUNDS rounds" >&2
+bare=("$(get "$BARE_ADDR" /v1/authz "$BEARER")"); show "bare     ${bare[0]}"
+authz=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  authz+=("$(get "$ADDR" /v1/authz "$BEARER" "${ORIGINAL[@]}")"); show "tessera  ${authz[-1]}"
+  bare+=("$(get "$BARE_ADDR" /v1/authz "$BEARER")"); show "bare     ${bare[-1]}"
+done
 
-mean() { awk -v a="$(rate_of "$1")" -v b="$(rate_of "$2")" 'BEGIN { printf "%.1f", (a + b) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-direct_rate="$(mean "$direct1" "$direct2")"
-bare_rate="$(mean "$bare1" "$bare2")"
-gateway_rate="$(rate_of "$gateway")"
-authz_rate="$(rate_of "$authz")"
-gw_ratio="$(ratio "$gateway_rate" "$direct_rate")"
-authz_ratio="$(ratio "$authz_rate" "$bare_rate")"
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# ratios FIGURES_ARRAY BASELINE_ARRAY: figure r over the mean of the
+# baselines taken just before and just after it.
+ratios() {
+  local -n fig="$1" base="$2"
+  local i
+  for ((i = 0; i < ${#fig[@]}; i++)); do
+    awk -v f="$(rate_of "${fig[$i]}")" -v a="$(rate_of "${base[$i]}")" -v b="$(rate_of "${base[$((i + 1))]}")" \
+      'BEGIN { printf "%.4f\n", f / ((a + b) / 2) }'
+  done
+}
+rates() { local -n arr="$1"; local x; for x in "${arr[@]}"; do rate_of "$x"; done; }
+errors() { local -n arr="$1"; local x n=0; for x in "${arr[@]}"; do n=$((n + $(errors_of "$x"))); done; echo "$n"; }
+gw_ratio="$(median $(ratios gateway direct))"
+authz_ratio="$(median $(ratios authz bare))"
 echo
-printf '%-32s %12s %10s  %-26s %s\n' "figure" "per second" "errors" "target" "verdict"
-printf '%-32s %12s %10s  %-26s %s\n' "upstream, direct" "$direct_rate" \
-  $(($(errors_of "$direct1") + $(errors_of "$direct2"))) "(baseline)" ""
-printf '%-32s %12s %10s  %-26s %s\n' "gateway, authenticated" "$gateway_rate" "$(errors_of "$gateway")" \
+printf '%-32s %12s %10s  %-30s %s\n' "figure (median of $ROUNDS rounds)" "per second" "errors" "target" "verdict"
+printf '%-32s %12s %10s  %-30s %s\n' "upstream, direct" "$(median $(rates direct))" "$(errors direct)" "(baseline)" ""
+printf '%-32s %12s %10s  %-30s %s\n' "gateway, authenticated" "$(median $(rates gateway))" "$(errors gateway)" \
   ">= 0.6 x direct (${gw_ratio}x)" "$(verdict "$gw_ratio" ">=" 0.6)"
-if [ -n "$nginx" ]; then
-  nginx_rate="$(rate_of "$nginx")"
-  printf '%-32s %12s %10s  %-26s %s\n' "nginx proxy_pass, no auth" "$nginx_rate" "$(errors_of "$nginx")" \
-    "(reference: $(ratio "$nginx_rate" "$direct_rate")x direct)" ""
+if [ "${#nginx[@]}" -gt 0 ]; then
+  printf '%-32s %12s %10s  %-30s %s\n' "nginx proxy_pass, no auth" "$(median $(rates nginx))" "$(errors nginx)" \
+    "(reference: $(median $(ratios nginx direct))x direct)" ""
 fi
-printf '%-32s %12s %10s  %-26s %s\n' "bare /v1/authz (HashMap)" "$bare_rate" \
-  $(($(errors_of "$bare1") + $(errors_of "$bare2"))) "(baseline)" ""
-printf '%-32s %12s %10s  %-26s %s\n' "Tessera /v1/authz" "$authz_rate" "$(errors_of "$authz")" \
+printf '%-32s %12s %10s  %-30s %s\n' "bare /v1/authz (HashMap)" "$(median $(rates bare))" "$(errors bare)" "(baseline)" ""
+printf '%-32s %12s %10s  %-30s %s\n' "Tessera /v1/authz" "$(median $(rates authz))" "$(errors authz)" \
   ">= 0.8 x bare (${authz_ratio}x)" "$(verdict "$authz_ratio" ">=" 0.8)"
