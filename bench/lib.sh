@@ -9,7 +9,8 @@ build_all() {
   echo "== building (release)" >&2
   cargo build --quiet --release -p tessera --manifest-path "$ROOT/Cargo.toml"
   cargo build --quiet --release --manifest-path "$ROOT/bench/loadgen/Cargo.toml"
-  TESSERA="$ROOT/target/release/tessera"
+  # TESSERA_BIN: measure another build (one with frame pointers, say).
+  TESSERA="${TESSERA_BIN:-$ROOT/target/release/tessera}"
   LOADGEN="$ROOT/bench/loadgen/target/release/tessera-loadgen"
 }
 

@@ -7,6 +7,7 @@
 
 use crate::scope;
 use crate::tokens::Identity;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use tessera_model::config::{GatewayConfig, GatewayRule};
 
@@ -259,16 +260,23 @@ impl Policy {
 /// segment (however encoded), an encoded `/` or `\\`, a backslash or a
 /// control character would let `/public/../api` slip past the rule for
 /// `/api/**` and reach an upstream that resolves it.
-pub fn canonical_path(raw: &str) -> Result<String, String> {
+pub fn canonical_path(raw: &str) -> Result<Cow<'_, str>, String> {
     let refuse = |why: &str| Err(format!("the path {raw:?} is refused: {why}"));
     if !raw.starts_with('/') {
         return refuse("it must start with /");
     }
-    if raw.to_ascii_lowercase().contains("%2f") || raw.to_ascii_lowercase().contains("%5c") {
-        return refuse("it has an encoded slash or backslash");
-    }
-    let Some(path) = percent_decode(raw) else {
-        return refuse("it has a malformed percent escape or is not UTF-8");
+    let path = if raw.contains('%') {
+        let lower = raw.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%5c") {
+            return refuse("it has an encoded slash or backslash");
+        }
+        let Some(path) = percent_decode(raw) else {
+            return refuse("it has a malformed percent escape or is not UTF-8");
+        };
+        Cow::Owned(path)
+    } else {
+        // Nothing to decode (the usual case): no copy.
+        Cow::Borrowed(raw)
     };
     if path.contains('\\') || path.chars().any(char::is_control) {
         return refuse("it has a backslash or a control character");

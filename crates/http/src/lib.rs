@@ -19,9 +19,9 @@ pub mod openapi;
 pub mod ops;
 mod schema;
 
-use axum::{Extension, Router};
+use axum::Router;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tessera_core::Core;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -44,12 +44,20 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// The upstream, when the gateway is on.
     pub gateway: Option<Arc<gateway::Gateway>>,
+    /// `/openapi.json`, set once `app` has collected every route (state,
+    /// not a request extension: an extension layer would touch every
+    /// request for the sake of one route).
+    pub openapi: Arc<OnceLock<openapi::Published>>,
 }
 
 impl AppState {
     pub fn new(core: Arc<Core>) -> Self {
         let gateway = gateway::Gateway::new(&core.config.gateway).map(Arc::new);
-        AppState { core, gateway }
+        AppState {
+            core,
+            gateway,
+            openapi: Arc::default(),
+        }
     }
 }
 
@@ -84,8 +92,8 @@ pub fn app(state: AppState) -> Router {
     // Tessera's own endpoints read small bodies and answer quickly; the
     // gateway (the fallback) streams bodies of any size and has its own
     // upstream timeout, so the limits wrap only the own routes.
+    let _ = state.openapi.set(openapi::finish(document));
     let own = router
-        .layer(Extension(openapi::finish(document)))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -5,8 +5,9 @@
 //! module adds what no handler knows: the title, the doors, the gateway,
 //! and how tokens are carried (the security schemes).
 
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use utoipa::openapi::path::Operation;
@@ -154,6 +155,15 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<(&'static str, &mut O
     summary = "This document: Tessera's HTTP API as OpenAPI 3.1",
     responses((status = 200, description = "The OpenAPI document", body = Object)),
 )]
-pub async fn openapi_get(Extension(doc): Extension<Published>) -> Response {
-    Json(doc.0.as_ref()).into_response()
+pub async fn openapi_get(State(state): State<crate::AppState>) -> Response {
+    match state.openapi.get() {
+        Some(doc) => Json(doc.0.as_ref()).into_response(),
+        // `app` sets it before serving anything; a state built without
+        // `app` has no document to give.
+        None => crate::error::json_error(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the OpenAPI document is not assembled yet",
+        ),
+    }
 }
