@@ -40,18 +40,25 @@ pub const DOMAIN: &str = "x-tessera-domain";
 pub const ROLES: &str = "x-tessera-roles";
 pub const SCOPE: &str = "x-tessera-scope";
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded. Typed names
+/// throughout this file: a lookup by `&str` parses the name every time, and
+/// these run twice on every proxied request.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
 ];
+const AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+const SDS_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-sds-auth-token");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The upstream and the pooled client that reaches it.
 pub struct Gateway {
@@ -87,17 +94,19 @@ impl Gateway {
 
 /// Removes hop-by-hop headers, including those `Connection` names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -107,8 +116,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// header it made up.
 pub fn strip_credentials(headers: &mut HeaderMap) {
     headers.remove(header::AUTHORIZATION);
-    headers.remove(crate::extract::AUTH_TOKEN);
-    headers.remove(SDS_TOKEN);
+    headers.remove(AUTH_TOKEN);
+    headers.remove(SDS_TOKEN_HEADER);
+    if !headers.contains_key(header::COOKIE) {
+        strip_forged(headers);
+        return;
+    }
     let cookies: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
@@ -124,6 +137,11 @@ pub fn strip_credentials(headers: &mut HeaderMap) {
             headers.insert(header::COOKIE, v);
         }
     }
+    strip_forged(headers);
+}
+
+/// Removes every `X-Tessera-*` header a client made up.
+fn strip_forged(headers: &mut HeaderMap) {
     let forged: Vec<HeaderName> = headers
         .keys()
         .filter(|k| k.as_str().starts_with("x-tessera-"))
@@ -379,20 +397,20 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
     }
     if let Some(conn) = conn {
         let remote = conn.remote.ip().to_string();
-        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(prior) => format!("{prior}, {remote}"),
             None => remote,
         };
         if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
-            headers.insert("x-forwarded-for", v);
+            headers.insert(X_FORWARDED_FOR, v);
         }
         headers.insert(
-            "x-forwarded-proto",
+            X_FORWARDED_PROTO,
             HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
         );
     }
     if let Some(host) = original_host {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     headers.insert(header::HOST, gw.authority.clone());
     parts.uri = target;
