@@ -11,7 +11,7 @@
 
 use crate::doors::header_login::login_redirect;
 use crate::error::{api_error, json_error, unauthorized};
-use crate::extract::{presented_token, SDS_TOKEN};
+use crate::extract::{presented_token, AUTH_TOKEN_HEADER, SDS_TOKEN, SDS_TOKEN_HEADER};
 use crate::{AppState, ConnInfo};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -54,8 +54,6 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
     header::PROXY_AUTHORIZATION,
 ];
-const AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
-const SDS_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-sds-auth-token");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -116,7 +114,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// header it made up.
 pub fn strip_credentials(headers: &mut HeaderMap) {
     headers.remove(header::AUTHORIZATION);
-    headers.remove(AUTH_TOKEN);
+    headers.remove(AUTH_TOKEN_HEADER);
     headers.remove(SDS_TOKEN_HEADER);
     if !headers.contains_key(header::COOKIE) {
         strip_forged(headers);
