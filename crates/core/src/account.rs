@@ -9,8 +9,7 @@ use zeroize::Zeroizing;
 impl Core {
     /// Changes the password of the user a token speaks for. A stolen token
     /// must not take over the account, so this needs either the current
-    /// password or a token from a password login within
-    /// `[doors.oauth2] recent_auth`. Every other session of the user ends
+    /// password or a token from a password login within `recent_auth`. Every other session of the user ends
     /// (proxy tokens excepted: they are scripts' credentials, revoked
     /// explicitly).
     pub async fn change_own_password(
@@ -18,6 +17,7 @@ impl Core {
         who: &Identity,
         new_password: Zeroizing<String>,
         current: Option<Zeroizing<String>>,
+        recent_auth: std::time::Duration,
     ) -> AuthResult<()> {
         let (Subject::User { user, domain }, Some(session)) = (&who.subject, &who.session) else {
             return Err(AuthError::Forbidden(
@@ -52,7 +52,7 @@ impl Core {
                 }
             }
             None => {
-                let recent = self.config.doors.oauth2.recent_auth;
+                let recent = recent_auth;
                 if session.auth_time.plus(recent) < now {
                     return Err(AuthError::Forbidden(format!(
                         "this token's login is older than {}; send current_password, or log in again",

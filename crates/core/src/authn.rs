@@ -4,10 +4,8 @@
 
 use crate::cache::{DomainState, UserState};
 use crate::error::{AuthError, AuthResult};
-use crate::metrics::LoginOutcome;
 use crate::Core;
 use std::sync::Arc;
-use std::time::Instant;
 use tessera_model::{AuditKind, IdentitySource, NewAuditEvent, Timestamp};
 use zeroize::Zeroizing;
 
@@ -58,26 +56,14 @@ impl Authenticated {
 impl Core {
     /// Checks a password login. Every refusal of a wrong or unknown
     /// credential is the same `InvalidCredentials` after the same work; the
-    /// real reason goes to the audit trail only (and a locked account to
-    /// the `locked` outcome of `tessera_logins_total`, which counts every
-    /// login by door and outcome and times it).
-    pub async fn authenticate(&self, login: Login<'_>) -> AuthResult<Authenticated> {
-        let started = Instant::now();
-        let door = login.door;
-        let mut refused_as_locked = false;
-        let result = self.check_login(login, &mut refused_as_locked).await;
-        let outcome = match &result {
-            Ok(_) => LoginOutcome::Success,
-            Err(_) if refused_as_locked => LoginOutcome::Locked,
-            Err(e) => LoginOutcome::of(e),
-        };
-        self.metrics.login(door, outcome, started.elapsed());
-        result
-    }
-
-    /// `authenticate` without the metrics; sets `refused_as_locked` when
-    /// it refuses a locked account (as `InvalidCredentials`).
-    async fn check_login(&self, login: Login<'_>, refused_as_locked: &mut bool) -> AuthResult<Authenticated> {
+    /// real reason goes to the audit trail only. Sets `refused_as_locked`
+    /// when it refuses a locked account (for the `locked` outcome of
+    /// `tessera_logins_total`, which [`Core::login`] records).
+    pub(crate) async fn authenticate(
+        &self,
+        login: Login<'_>,
+        refused_as_locked: &mut bool,
+    ) -> AuthResult<Authenticated> {
         let domain_state = self.domain_state_named(login.domain).await?;
         let domain = &domain_state.domain;
         let fail = |reason: &str, subject: Option<String>| NewAuditEvent {

@@ -2,7 +2,7 @@
 //! (client_credentials), plus token introspection (RFC 7662).
 
 use crate::cache::ClientState;
-use crate::error::{AuthError, AuthResult};
+use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::tokens::{IssueRequest, Issued, Subject};
 use crate::{token, Core};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ impl Core {
         id: &str,
         secret: Option<&str>,
     ) -> AuthResult<AuthenticatedClient> {
-        let invalid = || AuthError::oauth("invalid_client", "unknown client or wrong client secret");
+        let invalid = || AuthError::oauth(OAuthCode::InvalidClient, "unknown client or wrong client secret");
         let state = self
             .client_state(&ClientId(id.to_owned()))
             .await?
@@ -45,13 +45,13 @@ impl Core {
             (None, None) => {}
             (None, Some(_)) => {
                 return Err(AuthError::oauth(
-                    "invalid_client",
+                    OAuthCode::InvalidClient,
                     "this client is public: send no client secret",
                 ))
             }
             (Some(_), None) => {
                 return Err(AuthError::oauth(
-                    "invalid_client",
+                    OAuthCode::InvalidClient,
                     "this client must authenticate with its secret",
                 ))
             }
@@ -74,7 +74,7 @@ impl Core {
     ) -> AuthResult<Issued> {
         if client.client.is_public() {
             return Err(AuthError::oauth(
-                "unauthorized_client",
+                OAuthCode::UnauthorizedClient,
                 "a public client cannot use client_credentials: it has no secret to prove who it is",
             ));
         }

@@ -38,8 +38,8 @@ pub enum AuthError {
     Forbidden(String),
     /// An OAuth2 error with its RFC 6749 name and a description fit for
     /// the caller.
-    #[error("{code}: {description}")]
-    OAuth { code: &'static str, description: String },
+    #[error("{}: {description}", code.as_str())]
+    OAuth { code: OAuthCode, description: String },
     /// The caller sent something unusable; the text says what to fix.
     #[error("{0}")]
     InvalidInput(String),
@@ -72,9 +72,41 @@ impl From<StoreError> for AuthError {
     }
 }
 
+/// The error codes of RFC 6749 §5.2 (and RFC 6750 §3.1, RFC 7009 §2.2.1)
+/// that the core decides; the oauth2 door writes `as_str()` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    TemporarilyUnavailable,
+    ServerError,
+}
+
+impl OAuthCode {
+    /// The code as RFC 6749 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::InvalidGrant => "invalid_grant",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::AccessDenied => "access_denied",
+            OAuthCode::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthCode::ServerError => "server_error",
+        }
+    }
+}
+
 impl AuthError {
     /// An RFC 6749 error.
-    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+    pub fn oauth(code: OAuthCode, description: impl Into<String>) -> Self {
         AuthError::OAuth {
             code,
             description: description.into(),

@@ -2,6 +2,7 @@
 //! policy, validate a token, revoke; plus the identity administration the
 //! CLI and the admin API share. Knows nothing about HTTP.
 
+pub mod access;
 pub mod account;
 pub mod admin;
 pub mod audit;
@@ -13,6 +14,7 @@ pub mod clients;
 pub mod clock;
 pub mod error;
 pub mod keys;
+pub mod login;
 pub mod master_key;
 pub mod metrics;
 pub mod password;
@@ -27,7 +29,8 @@ pub mod writer;
 
 pub use audit::{Actor, Audit};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use error::{AuthError, AuthResult};
+pub use error::{AuthError, AuthResult, OAuthCode};
+pub use login::{LoggedIn, LoginRequest, Logout};
 pub use master_key::{ClientSecretHasher, MasterKey};
 pub use password::PasswordHasher;
 pub use tokens::{Identity, IssueRequest, Issued, IssuedToken, Subject};
@@ -45,32 +48,36 @@ pub struct CoreParts {
     pub store: Store,
     pub clock: SharedClock,
     pub master_key: MasterKey,
+    /// The `iss` of the JWTs this core signs (`[doors.oauth2] issuer`);
+    /// empty means `tessera`.
+    pub issuer: String,
 }
 
 /// The core: one per process, shared behind an `Arc`.
 pub struct Core {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub clock: SharedClock,
-    pub passwords: PasswordHasher,
-    pub client_secrets: ClientSecretHasher,
-    pub audit: Audit,
+    config: Arc<Config>,
+    store: Store,
+    clock: SharedClock,
+    passwords: PasswordHasher,
+    client_secrets: ClientSecretHasher,
+    audit: Audit,
     /// Sessions, users, domains and clients in memory (the check path).
-    pub cache: cache::SessionCache,
+    cache: cache::SessionCache,
     /// JWT signing keys.
-    pub keys: keys::KeyRing,
+    keys: keys::KeyRing,
     /// Group commit for token issues and rotations.
-    pub writer: writer::Writer,
+    writer: writer::Writer,
     /// The gateway's compiled rules.
-    pub policy: policy::Policy,
+    policy: policy::Policy,
     /// This node's Prometheus metrics (logins, token checks, lockouts,
     /// gateway upstream errors), recorded where each happens.
-    pub metrics: metrics::Metrics,
+    metrics: metrics::Metrics,
     /// SHA-256 of the cluster service token, when one is configured.
     service_token: Option<TokenHash>,
     /// SHA-256 of the bootstrap admin token, when one is configured.
     admin_token: Option<TokenHash>,
     master_key: MasterKey,
+    issuer: String,
 }
 
 /// Cluster fact holding the master key's fingerprint.
@@ -87,6 +94,7 @@ impl Core {
             store,
             clock,
             master_key,
+            issuer,
         } = parts;
         let fingerprint = master_key.fingerprint();
         let recorded = store
@@ -139,9 +147,58 @@ impl Core {
             store,
             clock,
             master_key,
+            issuer: if issuer.is_empty() {
+                "tessera".to_owned()
+            } else {
+                issuer
+            },
         })
     }
 
+    /// The configuration this node started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The same configuration, shared (for the listener).
+    pub fn config_shared(&self) -> Arc<Config> {
+        self.config.clone()
+    }
+
+    /// The gateway's compiled rules and emergency allow-list.
+    pub fn rules(&self) -> &policy::Policy {
+        &self.policy
+    }
+
+    /// This node's metrics, for what happens outside the core (the
+    /// gateway's upstream failures).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The public JWT keys (the JWKS document's `keys`).
+    pub fn jwks(&self) -> Vec<keys::Jwk> {
+        self.keys.jwks()
+    }
+
+    /// Whether the store answers (`/readyz`); `Ok` names the backend.
+    ///
+    /// Errors: the store's, when it does not answer.
+    pub async fn ready(&self) -> AuthResult<&'static str> {
+        self.store.ping().await?;
+        Ok(self.store.backend().as_str())
+    }
+
+    /// The store's backend name (`sqlite`, `postgres`).
+    pub fn backend(&self) -> &'static str {
+        self.store.backend().as_str()
+    }
+
+    /// Closes the store's connections; the last thing a process does with
+    /// its core (after the server's shutdown flushed the idle clocks).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -151,8 +208,8 @@ impl Core {
     }
 
     /// Whether a presented token is the bootstrap admin token (seed 002);
-    /// compared in constant time. Only the admin API asks.
-    pub fn is_admin_token(&self, presented: &str) -> bool {
+    /// compared in constant time. Only [`Core::admin`] asks.
+    fn is_admin_token(&self, presented: &str) -> bool {
         let hash = token::hash(presented);
         self.admin_token
             .as_ref()

@@ -33,16 +33,20 @@ pub enum LoginOutcome {
     Locked,
     /// The user or its domain is disabled.
     Disabled,
+    /// The password was right but the door refuses the account (a role
+    /// it requires).
+    Forbidden,
     /// Anything else: the store, a busy hasher, an unreachable directory.
     Error,
 }
 
 impl LoginOutcome {
-    const ALL: [LoginOutcome; 5] = [
+    const ALL: [LoginOutcome; 6] = [
         LoginOutcome::Success,
         LoginOutcome::InvalidCredentials,
         LoginOutcome::Locked,
         LoginOutcome::Disabled,
+        LoginOutcome::Forbidden,
         LoginOutcome::Error,
     ];
 
@@ -53,6 +57,7 @@ impl LoginOutcome {
             LoginOutcome::InvalidCredentials => "invalid_credentials",
             LoginOutcome::Locked => "locked",
             LoginOutcome::Disabled => "disabled",
+            LoginOutcome::Forbidden => "forbidden",
             LoginOutcome::Error => "error",
         }
     }
@@ -63,12 +68,12 @@ impl LoginOutcome {
             AuthError::InvalidCredentials => LoginOutcome::InvalidCredentials,
             AuthError::Locked { .. } => LoginOutcome::Locked,
             AuthError::UserDisabled | AuthError::DomainDisabled => LoginOutcome::Disabled,
+            AuthError::Forbidden(_) => LoginOutcome::Forbidden,
             AuthError::UnknownToken
             | AuthError::Revoked
             | AuthError::Expired
             | AuthError::Idle
             | AuthError::TokenLimit { .. }
-            | AuthError::Forbidden(_)
             | AuthError::OAuth { .. }
             | AuthError::InvalidInput(_)
             | AuthError::NotFound(_)
@@ -185,7 +190,7 @@ pub struct Metrics {
     registry: Registry,
     logins: IntCounterVec,
     /// `logins` resolved for each of `LOGIN_DOORS` × `LoginOutcome::ALL`.
-    login_series: [[IntCounter; 5]; 4],
+    login_series: [[IntCounter; LoginOutcome::ALL.len()]; LOGIN_DOORS.len()],
     login_seconds: Histogram,
     /// Indexed by `CheckOutcome as usize`.
     check_series: [IntCounter; 8],
@@ -329,7 +334,9 @@ fn resolve<const N: usize>(vec: &IntCounterVec, values: [&str; N]) -> prometheus
 }
 
 /// The login counters for every door × outcome.
-fn resolve_doors(vec: &IntCounterVec) -> prometheus::Result<[[IntCounter; 5]; 4]> {
+fn resolve_doors(
+    vec: &IntCounterVec,
+) -> prometheus::Result<[[IntCounter; LoginOutcome::ALL.len()]; LOGIN_DOORS.len()]> {
     let mut out = Vec::with_capacity(LOGIN_DOORS.len());
     for door in LOGIN_DOORS {
         let mut row = Vec::with_capacity(LoginOutcome::ALL.len());

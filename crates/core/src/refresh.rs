@@ -5,11 +5,10 @@
 //! remembered: presented again, it revokes the whole family.
 
 use crate::cache::CachedSession;
-use crate::error::{AuthError, AuthResult};
+use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::tokens::{IssueRequest, Issued, IssuedToken};
 use crate::{token, Core};
 use std::sync::Arc;
-use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tessera_model::session::TokenHash;
 use tessera_model::{AuditKind, ClientId, NewAuditEvent, Session, Timestamp, TokenKind};
@@ -21,7 +20,7 @@ fn same(a: &TokenHash, b: &TokenHash) -> bool {
 }
 
 fn invalid(why: &str) -> AuthError {
-    AuthError::oauth("invalid_grant", why)
+    AuthError::oauth(OAuthCode::InvalidGrant, why)
 }
 
 const REPLAYED: &str = "the refresh token was already used; its whole session has been revoked";
@@ -82,19 +81,21 @@ impl Core {
             auth_time: stored.auth_time,
             audit: vec![],
         };
+        // Rotation never extends the login: the refresh session keeps the
+        // end it got at the password login, and no access token of the
+        // family outlives it (SPEC §2).
+        let expires_at = stored.expires_at;
         let access = self.mint(
             &req,
             &policy,
             TokenKind::Access,
             stored.family_id.clone(),
-            policy.max_lifetime.map(|d| now.plus(d)),
+            crate::tokens::earliest(policy.max_lifetime.map(|d| now.plus(d)), expires_at),
             policy.idle_timeout,
             now,
         )?;
         let next_token: Zeroizing<String> = token::new_refresh(&stored.id);
         let next_hash = token::hash(&next_token);
-        let life = policy.refresh_lifetime.unwrap_or(Duration::ZERO);
-        let expires_at = Some(now.plus(life));
         let event = NewAuditEvent {
             at: now,
             kind: AuditKind::TokenRefreshed,
@@ -152,6 +153,7 @@ impl Core {
             access,
             refresh: Some(IssuedToken {
                 token: next_token,
+                expires_in: expires_at.map(|t| now.until(t).as_secs()),
                 session: rotated,
             }),
         })

@@ -2,7 +2,7 @@
 //! principal's roles allow (SPEC §3.1). `read` is GET/HEAD/OPTIONS, `write`
 //! every method, `emergency` only seed 000's allow-list.
 
-use crate::error::{AuthError, AuthResult};
+use crate::error::{AuthError, AuthResult, OAuthCode};
 use tessera_model::RoleGrant;
 
 pub const READ: &str = "read";
@@ -44,19 +44,19 @@ pub fn resolve(requested: Option<&str>, allowed: &[&'static str]) -> AuthResult<
             for w in words.split_whitespace() {
                 if w == EMERGENCY {
                     return Err(AuthError::oauth(
-                        "invalid_scope",
+                        OAuthCode::InvalidScope,
                         "the emergency scope comes only with the emergency grant",
                     ));
                 }
                 if ![READ, WRITE].contains(&w) {
                     return Err(AuthError::oauth(
-                        "invalid_scope",
+                        OAuthCode::InvalidScope,
                         format!("unknown scope {w:?}; use read, write or *"),
                     ));
                 }
                 if !allowed.contains(&w) {
                     return Err(AuthError::oauth(
-                        "invalid_scope",
+                        OAuthCode::InvalidScope,
                         format!("scope {w:?} is not granted to this account"),
                     ));
                 }
@@ -80,7 +80,7 @@ pub fn narrow(requested: Option<&str>, original: &str) -> AuthResult<String> {
     for w in req.split_whitespace() {
         if !have.contains(&w) {
             return Err(AuthError::oauth(
-                "invalid_scope",
+                OAuthCode::InvalidScope,
                 format!("scope {w:?} was not part of the original grant"),
             ));
         }
@@ -144,7 +144,7 @@ mod tests {
                 matches!(
                     err,
                     AuthError::OAuth {
-                        code: "invalid_scope",
+                        code: OAuthCode::InvalidScope,
                         ..
                     }
                 ),

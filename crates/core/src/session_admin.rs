@@ -81,6 +81,7 @@ impl Core {
         actor: &Actor,
         domain: Option<&str>,
         name: &str,
+        policy: &str,
     ) -> AuthResult<IssuedToken> {
         let (d, u) = self.user_named(domain, name).await?;
         let user = self
@@ -91,11 +92,10 @@ impl Core {
             .domain_state(&d.id)
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("domain {:?}", d.name)))?;
-        let policy = self.config.doors.header_login.policy.clone();
         self.mint_proxy(
             Subject::User { user, domain },
             "cli".into(),
-            policy,
+            policy.to_owned(),
             crate::scope::DEFAULT.into(),
             self.now(),
             Some(actor),

@@ -2,7 +2,7 @@
 
 use crate::authn::Authenticated;
 use crate::cache::{CachedSession, ClientState, DomainState, UserState};
-use crate::error::{AuthError, AuthResult};
+use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::metrics::CheckOutcome;
 use crate::{random, token, Core};
 use serde::Serialize;
@@ -124,18 +124,17 @@ pub struct IssueRequest {
 pub struct IssuedToken {
     pub token: Zeroizing<String>,
     pub session: Session,
+    /// Whole seconds from issue to `session.expires_at` (`expires_in`),
+    /// computed from the one clock reading the expiry was computed from,
+    /// so a 2 h policy always says 7200. `None` never expires.
+    pub expires_in: Option<u64>,
 }
 
+/// The tokens of one issue: an access (or proxy) token, and the refresh
+/// token of its login when the policy and client allow one.
 pub struct Issued {
     pub access: IssuedToken,
     pub refresh: Option<IssuedToken>,
-}
-
-impl Issued {
-    /// Seconds until the access token's absolute expiry (`expires_in`).
-    pub fn expires_in(&self, now: Timestamp) -> Option<u64> {
-        self.access.session.expires_at.map(|t| now.until(t).as_secs())
-    }
 }
 
 /// JWT claims (SPEC §2): iss, sub, aud, exp, iat, jti, domain, roles.
@@ -175,18 +174,27 @@ impl Core {
         let now = self.now();
         let family = (req.with_refresh && policy.refresh_lifetime.is_some())
             .then(|| SessionId::from_bytes(random::time_ordered_id_bytes(now)));
+        // The login ends `refresh_lifetime` after the password check at
+        // the latest; no access token of it outlives that (SPEC §2).
+        let login_ends = family
+            .as_ref()
+            .and(policy.refresh_lifetime)
+            .map(|life| now.plus(life));
         let (expires_at, idle) = match req.kind {
             TokenKind::Proxy => (None, None),
-            _ => (policy.max_lifetime.map(|d| now.plus(d)), policy.idle_timeout),
+            _ => (
+                earliest(policy.max_lifetime.map(|d| now.plus(d)), login_ends),
+                policy.idle_timeout,
+            ),
         };
         let access = self.mint(&req, &policy, req.kind, family.clone(), expires_at, idle, now)?;
-        let refresh = match (&family, policy.refresh_lifetime) {
-            (Some(_), Some(life)) => Some(self.mint(
+        let refresh = match (&family, login_ends) {
+            (Some(_), Some(end)) => Some(self.mint(
                 &req,
                 &policy,
                 TokenKind::Refresh,
                 family.clone(),
-                Some(now.plus(life)),
+                Some(end),
                 None,
                 now,
             )?),
@@ -310,17 +318,17 @@ impl Core {
             revoke_reason: None,
             previous_hash: None,
         };
-        Ok(IssuedToken { token, session })
+        let expires_in = expires_at.map(|t| now.until(t).as_secs());
+        Ok(IssuedToken {
+            token,
+            session,
+            expires_in,
+        })
     }
 
     /// The `iss` of JWTs.
     pub fn issuer(&self) -> &str {
-        let configured = self.config.doors.oauth2.issuer.as_str();
-        if configured.is_empty() {
-            "tessera"
-        } else {
-            configured
-        }
+        &self.issuer
     }
 
     /// Validates a presented access or proxy token. `touch` refreshes the
@@ -555,7 +563,7 @@ impl Core {
         };
         if owner.is_some_and(|o| s.client_id.as_ref() != Some(o)) {
             return Err(AuthError::oauth(
-                "unauthorized_client",
+                OAuthCode::UnauthorizedClient,
                 "that token was issued to another client",
             ));
         }
@@ -618,7 +626,9 @@ impl Core {
         Ok(revoked.len())
     }
 
-    /// Revokes one session by id (admin).
+    /// Ends the login of the session `id` (an administrator's revoke):
+    /// as a logout does, with its whole refresh family. Returns whether a
+    /// live session was found.
     pub async fn revoke_session_id(
         &self,
         id: &SessionId,
@@ -628,13 +638,37 @@ impl Core {
         let Some(s) = self.store.find_session(id).await? else {
             return Ok(false);
         };
+        Ok(self.end_login(&s, reason, actor).await? > 0)
+    }
+
+    /// Ends the login `s` belongs to: its refresh family (every access
+    /// token minted from it and the refresh session) when it has one, else
+    /// the session alone. Proxy tokens are never part of a family. Returns
+    /// how many sessions ended.
+    pub(crate) async fn end_login(
+        &self,
+        s: &Session,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> AuthResult<usize> {
         let now = self.now();
-        let Some(hash) = self.store.revoke_session(id, now, reason).await? else {
-            return Ok(false);
+        let revoked = match &s.family_id {
+            Some(family) => self.store.revoke_family(family, now, reason).await?,
+            None => self
+                .store
+                .revoke_session(&s.id, now, reason)
+                .await?
+                .map(|h| vec![(s.id.clone(), h)])
+                .unwrap_or_default(),
         };
-        self.cache.drop_session(&hash);
-        self.audit_revocation(&s, 1, reason, actor, now).await?;
-        Ok(true)
+        for (_, hash) in &revoked {
+            self.cache.drop_session(hash);
+        }
+        if !revoked.is_empty() {
+            self.audit_revocation(s, revoked.len(), reason, actor, now)
+                .await?;
+        }
+        Ok(revoked.len())
     }
 
     async fn audit_revocation(
@@ -670,6 +704,14 @@ impl Core {
                 ),
             })
             .await
+    }
+}
+
+/// The earlier of two optional instants (`None` is "never").
+pub(crate) fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -1,17 +1,17 @@
 //! Tessera's own token endpoints: `GET /v1/auth/whoami` and
 //! `POST /v1/auth/logout` (JSON; SPEC §3.5).
 
-use crate::account::{identity, json_body};
-use crate::error::{api_error, json_error};
+use crate::error::ApiError;
+use crate::extract::json_body;
+use crate::identity::Caller;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use tessera_core::{Identity, Subject};
+use serde::{Deserialize, Serialize};
+use tessera_core::{Identity, Logout, Subject};
+use tessera_model::AssignmentScope;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,55 +21,124 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout_post))
 }
 
-/// The caller as JSON: who, which domain, which roles where, and the
-/// session the token belongs to.
-pub fn whoami_json(who: &Identity) -> Value {
-    let mut body = match &who.subject {
-        Subject::User { user, domain } => {
-            let roles: Vec<Value> = user
-                .roles
-                .iter()
-                .filter(|g| g.role.enabled)
-                .map(|g| {
-                    let scope = match &g.scope {
-                        tessera_model::AssignmentScope::System => "system".to_owned(),
-                        tessera_model::AssignmentScope::Domain(id) if *id == domain.domain.id => {
-                            domain.domain.name.clone()
-                        }
-                        tessera_model::AssignmentScope::Domain(id) => id.to_string(),
-                    };
-                    json!({ "name": g.role.name, "scope": scope })
-                })
-                .collect();
-            json!({
-                "kind": "user",
-                "id": user.user.id,
-                "name": user.user.name,
-                "common_name": user.user.common_name,
-                "distinguished_name": user.user.distinguished_name,
-                "domain": domain.domain.name,
-                "domain_id": domain.domain.id,
-                "roles": roles,
-            })
+/// `GET /v1/auth/whoami`: the caller, whatever token it presented.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Whoami {
+    /// `user`, `client` or `service`.
+    #[schema(example = "user")]
+    pub kind: &'static str,
+    /// The user's or client's id (absent for the service principal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinguished_name: Option<String>,
+    /// The user's domain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<String>,
+    /// For a user, each role with where it applies; for a client or the
+    /// service principal, role names.
+    pub roles: Vec<WhoamiRole>,
+    /// The token's scope (`read write`, `emergency`, ...).
+    pub scope: String,
+    /// The session the token belongs to (absent for the service token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<WhoamiSession>,
+}
+
+/// A role in `whoami`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum WhoamiRole {
+    /// A user's role and where it applies (`system` or a domain's name).
+    Grant { name: String, scope: String },
+    /// A client's or the service principal's role name.
+    Name(String),
+}
+
+/// The session part of `whoami`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WhoamiSession {
+    pub id: String,
+    /// `access`, `refresh` or `proxy`.
+    pub kind: &'static str,
+    /// The front door that issued it.
+    pub door: String,
+    /// The token policy it was issued under.
+    pub policy: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Milliseconds since the epoch; `null` never expires (proxy tokens).
+    pub expires_at: Option<i64>,
+}
+
+impl Whoami {
+    /// The caller: who, which domain, which roles where, and the session
+    /// the token belongs to.
+    pub fn of(who: &Identity) -> Whoami {
+        let names = || {
+            who.subject
+                .role_names()
+                .into_iter()
+                .map(|r| WhoamiRole::Name(r.to_owned()))
+                .collect()
+        };
+        let mut w = Whoami {
+            kind: "service",
+            id: None,
+            name: who.subject.name().to_owned(),
+            common_name: None,
+            distinguished_name: None,
+            domain: None,
+            domain_id: None,
+            roles: vec![],
+            scope: who.scope().to_owned(),
+            session: who.session.as_ref().map(|s| WhoamiSession {
+                id: s.session.id.to_string(),
+                kind: s.session.kind.as_str(),
+                door: s.session.door.clone(),
+                policy: s.session.policy.clone(),
+                created_at: s.session.created_at.millis(),
+                expires_at: s.session.expires_at.map(|t| t.millis()),
+            }),
+        };
+        match &who.subject {
+            Subject::User { user, domain } => {
+                w.kind = "user";
+                w.id = Some(user.user.id.to_string());
+                w.common_name = user.user.common_name.clone();
+                w.distinguished_name = user.user.distinguished_name.clone();
+                w.domain = Some(domain.domain.name.clone());
+                w.domain_id = Some(domain.domain.id.to_string());
+                w.roles = user
+                    .roles
+                    .iter()
+                    .filter(|g| g.role.enabled)
+                    .map(|g| WhoamiRole::Grant {
+                        name: g.role.name.clone(),
+                        scope: match &g.scope {
+                            AssignmentScope::System => "system".to_owned(),
+                            AssignmentScope::Domain(id) if *id == domain.domain.id => {
+                                domain.domain.name.clone()
+                            }
+                            AssignmentScope::Domain(id) => id.to_string(),
+                        },
+                    })
+                    .collect();
+            }
+            Subject::Client(c) => {
+                w.kind = "client";
+                w.id = Some(c.client.id.to_string());
+                w.roles = names();
+            }
+            Subject::Service => w.roles = names(),
         }
-        Subject::Client(c) => {
-            json!({ "kind": "client", "id": c.client.id, "name": c.client.id, "roles": who.subject.role_names() })
-        }
-        Subject::Service => json!({ "kind": "service", "name": "service", "roles": ["service"] }),
-    };
-    body["scope"] = json!(who.scope());
-    if let Some(s) = &who.session {
-        let s = &s.session;
-        body["session"] = json!({
-            "id": s.id,
-            "kind": s.kind.as_str(),
-            "door": s.door,
-            "policy": s.policy,
-            "created_at": s.created_at,
-            "expires_at": s.expires_at,
-        });
+        w
     }
-    body
 }
 
 #[utoipa::path(
@@ -79,16 +148,13 @@ pub fn whoami_json(who: &Identity) -> Value {
     operation_id = "tessera_whoami_get",
     summary = "Who the presented token speaks for",
     responses(
-        (status = 200, description = "The caller, its roles and its session", body = crate::schema::Whoami),
-        (status = 401, description = "No valid token", body = crate::schema::ApiError),
+        (status = 200, description = "The caller, its roles and its session", body = Whoami),
+        (status = 401, description = "No valid token", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn whoami_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match identity(&state, &headers).await {
-        Ok(who) => Json(whoami_json(&who)).into_response(),
-        Err(res) => res,
-    }
+async fn whoami_get(Caller(who): Caller) -> Json<Whoami> {
+    Json(Whoami::of(&who))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -110,53 +176,40 @@ struct LogoutBody {
     summary = "End the presented token's session, or every session of its user",
     request_body(content = Option<LogoutBody>, description = "Optional; no body ends this session only"),
     responses(
-        (status = 200, description = "How many sessions ended", body = crate::schema::Revoked),
-        (status = 400, description = "Bad body, or the service token (no session)", body = crate::schema::ApiError),
-        (status = 401, description = "No valid token", body = crate::schema::ApiError),
-        (status = 415, description = "A body that is not JSON", body = crate::schema::ApiError),
+        (status = 200, description = "How many sessions ended", body = Revoked),
+        (status = 400, description = "Bad body, or the service token (no session)", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token", body = crate::error::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn logout_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let who = match identity(&state, &headers).await {
-        Ok(id) => id,
-        Err(res) => return res,
-    };
+async fn logout_post(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Revoked>, ApiError> {
     let opts: LogoutBody = if body.is_empty() {
         LogoutBody::default()
     } else {
-        match json_body(&headers, &body) {
-            Ok(b) => b,
-            Err(res) => return res,
-        }
+        json_body(&headers, &body)?
     };
-    let Some(session) = &who.session else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the service token has no session to end",
-        );
+    let (what, reason) = if opts.all {
+        (
+            Logout::AllOfUser {
+                proxy_tokens: opts.proxy_tokens,
+            },
+            "logout (all sessions)",
+        )
+    } else {
+        (Logout::ThisLogin, "logout")
     };
-    let result = match (&who.subject, opts.all) {
-        (Subject::User { user, .. }, true) => {
-            state
-                .core
-                .revoke_user(
-                    &user.user.id,
-                    opts.proxy_tokens,
-                    "logout (all sessions)",
-                    Some(user.user.id.as_str()),
-                )
-                .await
-        }
-        _ => state
-            .core
-            .revoke_session_id(&session.session.id, "logout", None)
-            .await
-            .map(usize::from),
-    };
-    match result {
-        Ok(n) => Json(json!({ "revoked": n })).into_response(),
-        Err(e) => api_error(e),
-    }
+    let revoked = state.core.logout(&who, what, reason).await?;
+    Ok(Json(Revoked { revoked }))
+}
+
+/// How many sessions a logout or revocation ended.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    pub revoked: usize,
 }

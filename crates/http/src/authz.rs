@@ -5,8 +5,8 @@
 //! `X-Forwarded-Method`/`X-Forwarded-Uri` (Caddy, Traefik). 200 with
 //! identity headers, or 401/403: the only answers those proxies act on.
 
-use crate::error::{json_error, unauthorized};
-use crate::gateway::{add_identity, caller};
+use crate::error::{ApiError, ErrorBody};
+use crate::identity::{add_identity, optional_caller};
 use crate::AppState;
 use axum::extract::Request;
 use axum::extract::State;
@@ -91,38 +91,29 @@ fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), St
                 ("X-Tessera-Roles" = String, description = "Comma-separated role names"),
                 ("X-Tessera-Scope" = String, description = "The token's scope"),
             )),
-        (status = 401, description = "A token is needed and none valid was presented", body = crate::schema::ApiError),
-        (status = 403, description = "The rules refuse, or the original request is malformed or described twice differently", body = crate::schema::ApiError),
-        (status = 503, description = "The store is unavailable", body = crate::schema::ApiError),
+        (status = 401, description = "A token is needed and none valid was presented", body = ErrorBody),
+        (status = 403, description = "The rules refuse, or the original request is malformed or described twice differently", body = ErrorBody),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn authz(State(state): State<AppState>, request: Request) -> Response {
+async fn authz(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     // The request itself, not the `HeaderMap` extractor: that one clones
     // every header, on the hottest route there is.
     let (method, headers) = (request.method(), request.headers());
-    let (original_method, original_uri) = match original(headers, method) {
-        Ok(o) => o,
-        Err(why) => return json_error(StatusCode::FORBIDDEN, "invalid_request", why),
-    };
-    let Ok(uri) = original_uri.parse::<Uri>() else {
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "invalid_request",
-            "the original URI cannot be parsed",
-        );
-    };
-    let path = match tessera_core::policy::canonical_path(uri.path()) {
-        Ok(p) => p,
-        Err(why) => return json_error(StatusCode::FORBIDDEN, "invalid_request", why),
-    };
-    let who = match caller(&state, headers).await {
-        Ok(w) => w,
-        Err(e) => return crate::error::api_error(e),
-    };
+    // nginx acts only on 401 and 403: whatever else is refused is 403 here.
+    let (original_method, original_uri) =
+        original(headers, method).map_err(|why| ApiError::Forbidden(why.into()))?;
+    let uri = original_uri
+        .parse::<Uri>()
+        .map_err(|_| ApiError::Forbidden("the original URI cannot be parsed".into()))?;
+    let path =
+        tessera_core::policy::canonical_path(uri.path()).map_err(|why| ApiError::Forbidden(why.into()))?;
+    // No login redirect here: a proxy acts on 401 and 403 only.
+    let who = optional_caller(&state, headers).await?;
     match state
         .core
-        .policy
+        .rules()
         .decide(&original_method, &path, uri.query(), who.as_ref())
     {
         Decision::Allow => {
@@ -130,16 +121,10 @@ async fn authz(State(state): State<AppState>, request: Request) -> Response {
             if let Some(who) = &who {
                 add_identity(res.headers_mut(), who);
             }
-            res
+            Ok(res)
         }
-        Decision::Unauthenticated => unauthorized(
-            "invalid_request",
-            "this needs a token: send Authorization: Bearer, X-Auth-Token or X-SDS-AUTH-TOKEN",
-        ),
-        // nginx acts only on 401 and 403: a refused request is 403 here.
-        Decision::Forbidden(why) | Decision::BadRequest(why) => {
-            json_error(StatusCode::FORBIDDEN, "forbidden", why)
-        }
+        Decision::Unauthenticated => Err(ApiError::missing_token()),
+        Decision::Forbidden(why) | Decision::BadRequest(why) => Err(ApiError::Forbidden(why.into())),
     }
 }
 

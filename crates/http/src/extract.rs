@@ -176,6 +176,23 @@ impl Form {
     }
 }
 
+/// Parses a JSON body declared `application/json`; 415 for another type,
+/// 400 naming what is wrong (serde's message names the field or position
+/// and never echoes values).
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, crate::error::ApiError> {
+    use crate::error::ApiError;
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send a JSON body with Content-Type: application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the JSON body is not what this endpoint takes: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,19 +9,21 @@
 //! long between two chunks of its response body. A 1 GiB firmware upload
 //! that keeps moving is never cut off; an upstream that stops is.
 
-use crate::doors::header_login::login_redirect;
-use crate::error::{api_error, json_error, unauthorized};
-use crate::extract::{presented_token, AUTH_TOKEN_HEADER, SDS_TOKEN, SDS_TOKEN_HEADER};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AUTH_TOKEN_HEADER, SDS_TOKEN, SDS_TOKEN_HEADER};
+use crate::identity::{add_identity, optional_caller, unauthenticated};
 use crate::{AppState, ConnInfo};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,15 +32,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tessera_core::metrics::UpstreamFailure;
 use tessera_core::policy::Decision;
-use tessera_core::{AuthError, Identity, Subject};
-use tessera_model::config::{GatewayConfig, Unauthenticated};
+use tessera_model::config::GatewayConfig;
 use tokio::time::{Instant, Sleep};
-
-/// Identity headers the upstream may trust (and that clients may never set).
-pub const USER: &str = "x-tessera-user";
-pub const DOMAIN: &str = "x-tessera-domain";
-pub const ROLES: &str = "x-tessera-roles";
-pub const SCOPE: &str = "x-tessera-scope";
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded. Typed names
 /// throughout this file: a lookup by `&str` parses the name every time, and
@@ -147,50 +142,6 @@ fn strip_forged(headers: &mut HeaderMap) {
         .collect();
     for name in forged {
         headers.remove(name);
-    }
-}
-
-/// Adds the identity headers for `who`.
-pub fn add_identity(headers: &mut HeaderMap, who: &Identity) {
-    // Typed names: inserting by `&str` would parse the name every time,
-    // on the hottest path there is (every gateway and /v1/authz request).
-    const USER_NAME: HeaderName = HeaderName::from_static(USER);
-    const DOMAIN_NAME: HeaderName = HeaderName::from_static(DOMAIN);
-    const ROLES_NAME: HeaderName = HeaderName::from_static(ROLES);
-    const SCOPE_NAME: HeaderName = HeaderName::from_static(SCOPE);
-    let mut set = |name: HeaderName, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(name, v);
-        }
-    };
-    set(USER_NAME, who.subject.name());
-    if let Subject::User { domain, .. } = &who.subject {
-        set(DOMAIN_NAME, &domain.domain.name);
-    }
-    set(ROLES_NAME, &who.subject.role_names().join(","));
-    set(SCOPE_NAME, who.scope());
-}
-
-/// The caller, if a token was presented: `Ok(None)` without one, `Err`
-/// with the core's reason when the token is not valid.
-pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
-    match presented_token(headers) {
-        None => Ok(None),
-        Some(token) => state.core.check(token, true).await.map(Some),
-    }
-}
-
-/// The refusal of a request that needs a valid token.
-fn unauthenticated(state: &AppState, uri: &Uri, reason: Option<AuthError>) -> Response {
-    if state.core.config.gateway.unauthenticated == Unauthenticated::Redirect {
-        return login_redirect(uri);
-    }
-    match reason {
-        Some(e) => api_error(e),
-        None => unauthorized(
-            "invalid_request",
-            "this needs a token: send Authorization: Bearer, X-Auth-Token or X-SDS-AUTH-TOKEN",
-        ),
     }
 }
 
@@ -305,7 +256,7 @@ impl HttpBody for Download {
             }
             if this.progress.deadline(this.timeout) <= Instant::now() {
                 tracing::warn!(timeout = ?this.timeout, "upstream stopped sending its response body");
-                this.core.metrics.upstream_failed(UpstreamFailure::Timeout);
+                this.core.metrics().upstream_failed(UpstreamFailure::Timeout);
                 return Poll::Ready(Some(Err("the upstream stopped sending its response".into())));
             }
         }
@@ -347,44 +298,39 @@ async fn answer(
 }
 
 /// The fallback of the router: everything that is not Tessera's own.
-pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
+pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let Some(gw) = state.gateway.clone() else {
-        return crate::ops::not_found(req.uri().clone()).await;
+        return Err(crate::ops::not_found(req.uri()));
     };
     let (mut parts, body) = req.into_parts();
-    let who = match caller(&state, &parts.headers).await {
-        Ok(w) => w,
-        Err(e @ (AuthError::Store(_) | AuthError::Internal(_))) => return api_error(e),
-        Err(e) => return unauthenticated(&state, &parts.uri, Some(e)),
-    };
+    // A store fault is a 503 whatever the configuration: `unauthenticated`
+    // redirects only a missing or dead token.
+    let who = optional_caller(&state, &parts.headers)
+        .await
+        .map_err(|e| unauthenticated(&state, &parts.uri, e.into()))?;
     // Rules see the decoded path; the upstream gets the path as sent, which
     // `canonical_path` has made sure means the same thing.
     let path = parts.uri.path().to_owned();
-    let canonical = match tessera_core::policy::canonical_path(&path) {
-        Ok(p) => p,
-        Err(why) => return json_error(StatusCode::BAD_REQUEST, "invalid_request", why),
-    };
+    let canonical = tessera_core::policy::canonical_path(&path).map_err(ApiError::bad_request)?;
     match state
         .core
-        .policy
+        .rules()
         .decide(parts.method.as_str(), &canonical, parts.uri.query(), who.as_ref())
     {
         Decision::Allow => {}
-        Decision::Unauthenticated => return unauthenticated(&state, &parts.uri, None),
-        Decision::Forbidden(why) => return json_error(StatusCode::FORBIDDEN, "forbidden", why),
-        Decision::BadRequest(why) => return json_error(StatusCode::BAD_REQUEST, "invalid_request", why),
+        Decision::Unauthenticated => {
+            return Err(unauthenticated(&state, &parts.uri, ApiError::missing_token()))
+        }
+        Decision::Forbidden(why) => return Err(ApiError::Forbidden(why.into())),
+        Decision::BadRequest(why) => return Err(ApiError::bad_request(why)),
     }
     let target = match parts.uri.query() {
         Some(q) => format!("{}{}{path}?{q}", gw.origin, gw.prefix),
         None => format!("{}{}{path}", gw.origin, gw.prefix),
     };
-    let Ok(target) = target.parse::<Uri>() else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the request path cannot be forwarded",
-        );
-    };
+    let target = target
+        .parse::<Uri>()
+        .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
     let conn = parts.extensions.get::<ConnInfo>().copied();
     let original_host = parts.headers.get(header::HOST).cloned();
     let headers = &mut parts.headers;
@@ -423,7 +369,7 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
         })
     };
     let upstream = Request::from_parts(parts, body);
-    match answer(&gw, upstream, &progress).await {
+    Ok(match answer(&gw, upstream, &progress).await {
         Some(Ok(res)) => {
             let (mut parts, body) = res.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -445,35 +391,41 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
         // client will most likely not read this answer.
         Some(Err(e)) if progress.upload_failed() => {
             tracing::debug!(error = %e, "the client's upload broke off");
-            json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+            return Err(ApiError::bad_request(
                 "the request body broke off before its end; send it again whole",
-            )
+            ));
         }
         Some(Err(e)) => {
             tracing::warn!(error = %e, upstream = %gw.origin, "upstream unreachable");
-            state.core.metrics.upstream_failed(UpstreamFailure::Unreachable);
-            json_error(
+            state.core.metrics().upstream_failed(UpstreamFailure::Unreachable);
+            upstream_error(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
-                "the API behind this gateway did not answer (connection refused or reset); retry later",
+                "the API behind this gateway did not answer (connection refused or reset); retry later"
+                    .into(),
             )
         }
         None => {
             tracing::warn!(upstream = %gw.origin, timeout = ?gw.timeout, "upstream timed out");
-            state.core.metrics.upstream_failed(UpstreamFailure::Timeout);
-            json_error(
+            state.core.metrics().upstream_failed(UpstreamFailure::Timeout);
+            upstream_error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
                 format!(
                     "the API behind this gateway did not answer within {}",
                     tessera_model::duration::format(gw.timeout)
-                ),
+                )
+                .into(),
             )
         }
-    }
-    .into_response()
+    })
+}
+
+/// The gateway's own answer when the upstream fails it (502, 504), in
+/// Tessera's JSON shape. Not an [`ApiError`]: the request was fine and
+/// the caller authorised, the API behind the gateway is what failed.
+fn upstream_error(status: StatusCode, error: &'static str, message: Cow<'static, str>) -> Response {
+    (status, Json(ErrorBody { error, message })).into_response()
 }
 
 #[cfg(test)]

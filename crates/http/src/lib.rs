@@ -3,10 +3,6 @@
 //! shape to core calls and the core's answers back; nothing here touches
 //! the store.
 
-// Handlers' helpers return `Result<T, Response>`: the error *is* the reply,
-// built once where the problem is found. Boxing it would buy nothing.
-#![allow(clippy::result_large_err)]
-
 pub mod account;
 pub mod admin;
 pub mod auth;
@@ -15,10 +11,13 @@ pub mod doors;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod identity;
 pub mod openapi;
 pub mod ops;
 mod schema;
 
+use axum::http::header::{CACHE_CONTROL, PRAGMA};
+use axum::http::HeaderValue;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -52,7 +51,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(core: Arc<Core>) -> Self {
-        let gateway = gateway::Gateway::new(&core.config.gateway).map(Arc::new);
+        let gateway = gateway::Gateway::new(&core.config().gateway).map(Arc::new);
         AppState {
             core,
             gateway,
@@ -65,35 +64,28 @@ impl AppState {
 /// their OpenAPI description (`utoipa_axum::routes!`), so the document at
 /// `/openapi.json` lists exactly the routes this configuration serves.
 pub fn app(state: AppState) -> Router {
-    let server = &state.core.config.server;
+    let server = &state.core.config().server;
     let limit = server.max_body_bytes;
     let timeout: Duration = server.request_timeout;
-    let mut router = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let router = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(openapi::openapi_get))
         .merge(ops::routes())
         .merge(account::routes())
         .merge(auth::routes())
         .merge(authz::routes())
-        .merge(admin::routes());
-    let doors = &state.core.config.doors;
-    if doors.oauth2.enabled {
-        router = router.merge(doors::oauth2::routes());
-    }
-    if doors.header_login.enabled {
-        router = router.merge(doors::header_login::routes());
-    }
-    if doors.domain_login.enabled {
-        router = router.merge(doors::domain_login::routes());
-    }
-    if doors.envelope_login.enabled {
-        router = router.merge(doors::envelope_login::routes());
-    }
+        .merge(admin::routes())
+        .merge(doors::routes(&state));
     let (router, document) = router.split_for_parts();
     // Tessera's own endpoints read small bodies and answer quickly; the
     // gateway (the fallback) streams bodies of any size and has its own
     // upstream timeout, so the limits wrap only the own routes.
     let _ = state.openapi.set(openapi::finish(document));
+    // Every answer of Tessera's own routes may carry a credential or say
+    // something about one: none may be cached (RFC 6749 §5.1, RFC 9111),
+    // unless a route says otherwise (the JWKS). One layer, so no handler
+    // can forget it.
     let own = router
+        .layer(axum::middleware::map_response(no_store))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -103,4 +95,15 @@ pub fn app(state: AppState) -> Router {
         .merge(own)
         .fallback(gateway::proxy)
         .with_state(state)
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` unless the route chose
+/// its own caching.
+async fn no_store(mut res: axum::response::Response) -> axum::response::Response {
+    let headers = res.headers_mut();
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    res
 }

@@ -5,11 +5,13 @@
 //! module adds what no handler knows: the title, the doors, the gateway,
 //! and how tokens are carried (the security schemes).
 
+use crate::error::ApiError;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -155,15 +157,14 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<(&'static str, &mut O
     summary = "This document: Tessera's HTTP API as OpenAPI 3.1",
     responses((status = 200, description = "The OpenAPI document", body = Object)),
 )]
-pub async fn openapi_get(State(state): State<crate::AppState>) -> Response {
+pub async fn openapi_get(State(state): State<crate::AppState>) -> Result<Response, ApiError> {
     match state.openapi.get() {
-        Some(doc) => Json(doc.0.as_ref()).into_response(),
+        Some(doc) => Ok(Json(doc.0.as_ref()).into_response()),
         // `app` sets it before serving anything; a state built without
         // `app` has no document to give.
-        None => crate::error::json_error(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the OpenAPI document is not assembled yet",
-        ),
+        None => Err(ApiError::Unavailable {
+            message: "the OpenAPI document is not assembled yet".into(),
+            retry_after: Duration::from_secs(1),
+        }),
     }
 }

@@ -16,6 +16,9 @@ mod invalidations;
 mod keys;
 mod roles;
 mod sessions;
+/// Test helpers (a fresh PostgreSQL schema per test); only with the
+/// `testing` feature, which only dev-dependencies enable.
+#[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 

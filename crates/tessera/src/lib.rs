@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod private_files;
 pub mod runtime;
 pub mod server;
 pub mod tls;

@@ -1,29 +1,12 @@
 //! Assembling a running core from the configuration: the data dir, the
 //! store, the master key.
 
+use crate::private_files::{create_private_dir, write_private};
 use anyhow::{Context, Result};
-use std::path::Path;
 use std::sync::Arc;
 use tessera_core::{Core, CoreParts, MasterKey, SharedClock};
 use tessera_model::config::Config;
 use tessera_store::Store;
-
-/// Creates `dir` (and parents) readable only by its owner when it is new.
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .with_context(|| format!("creating directory {}", dir.display()))
-}
 
 /// The master key: `TESSERA_MASTER_KEY`, else `<data_dir>/master.key`,
 /// created (mode 0600) on first use.
@@ -34,7 +17,7 @@ pub fn master_key(config: &Config) -> Result<MasterKey> {
     let path = config.data_dir.join("master.key");
     if !path.exists() {
         create_private_dir(&config.data_dir)?;
-        crate::tls::write_private(&path, MasterKey::generate_text().as_bytes())?;
+        write_private(&path, MasterKey::generate_text().as_bytes())?;
         tracing::info!(path = %path.display(), "created a master key file; back it up with the store");
     }
     let text =
@@ -52,6 +35,7 @@ pub async fn open_core(config: Arc<Config>, clock: SharedClock) -> Result<Arc<Co
         .with_context(|| format!("opening the store ({})", redact_url(&config.store.url)))?;
     let master_key = master_key(&config)?;
     let core = Core::new(CoreParts {
+        issuer: config.doors.oauth2.issuer.clone(),
         config,
         store,
         clock,

@@ -56,7 +56,7 @@ impl RunningServer {
 /// Binds `[server] listen` (or `listener`, when given) and starts serving
 /// the application on `core`.
 pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<RunningServer> {
-    let config = core.config.clone();
+    let config = core.config_shared();
     let listener = match listener {
         Some(l) => l,
         None => TcpListener::bind(config.server.listen)

@@ -2,9 +2,9 @@
 //! start and kept in the data dir (seeds 000 and 001 expect `curl -k`), or
 //! the operator's PEM files.
 
+use crate::private_files::{create_private_dir, write_private};
 use anyhow::{bail, Context, Result};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_model::config::{Config, TlsMode};
@@ -84,30 +84,11 @@ fn generate_self_signed(cert_path: &Path, key_path: &Path, config: &Config) -> R
     let certified =
         rcgen::generate_simple_self_signed(names.clone()).context("generating a self-signed certificate")?;
     if let Some(dir) = cert_path.parent() {
-        crate::runtime::create_private_dir(dir)?;
+        create_private_dir(dir)?;
     }
     write_private(key_path, certified.key_pair.serialize_pem().as_bytes())?;
     std::fs::write(cert_path, certified.cert.pem())
         .with_context(|| format!("writing {}", cert_path.display()))?;
     tracing::info!(cert = %cert_path.display(), names = ?names, "generated a self-signed TLS certificate");
-    Ok(())
-}
-
-/// Writes a file only its owner can read.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all()
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -1,18 +1,19 @@
 //! Admin API for access: OAuth2 clients, sessions, and the audit trail.
 
-use super::{query, Admin, Page};
-use crate::account::json_body;
-use crate::error::{api_error, json_error};
+use super::{query, AdminRefusal, Page};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
+use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
-use tessera_core::admin::{AuditFilter, ClientSecretInput, NewClient};
-use tessera_model::{AuditKind, SessionId, Timestamp};
+use serde::{Deserialize, Serialize};
+use tessera_core::admin::{AuditFilter, ClientSecretInput, ClientView, NewClient};
+use tessera_core::session_admin::SessionView;
+use tessera_model::{AuditEvent, AuditKind, ClientId, SessionId, Timestamp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
@@ -36,24 +37,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
     summary = "List OAuth2 clients",
     params(super::Page),
     responses(
-        (status = 200, description = "A page of clients", body = crate::schema::ClientPage),
-        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "A page of clients", body = ClientPage),
+        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn clients_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
-    let page: Page = match query(&uri) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    match state.core.client_list().await {
-        Ok(clients) => {
-            let (clients, next) = page.cut(clients);
-            Json(json!({ "clients": clients, "next_offset": next })).into_response()
-        }
-        Err(e) => api_error(e),
-    }
+async fn clients_list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    uri: Uri,
+) -> Result<Json<ClientPage>, ApiError> {
+    let page: Page = query(&uri)?;
+    let (clients, next_offset) = page.cut(state.core.client_list().await?);
+    Ok(Json(ClientPage { clients, next_offset }))
+}
+
+/// A page of clients, and where the next page starts (`null` on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+struct ClientPage {
+    #[schema(value_type = Vec<crate::schema::records::ClientView>)]
+    clients: Vec<ClientView>,
+    next_offset: Option<usize>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -82,32 +87,27 @@ struct ClientCreate {
     summary = "Register an OAuth2 client",
     request_body = ClientCreate,
     responses(
-        (status = 201, description = "Created (`Cache-Control: no-store`: a generated secret is in it)", body = crate::schema::ClientCreated),
-        (status = 400, description = "Bad body, id or grant; both public and secret", body = crate::schema::ApiError),
-        (status = 404, description = "No such role or policy", body = crate::schema::ApiError),
-        (status = 409, description = "The client exists", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 201, description = "Created (`Cache-Control: no-store`: a generated secret is in it)", body = ClientCreated),
+        (status = 400, description = "Bad body, id or grant; both public and secret", body = ErrorBody),
+        (status = 404, description = "No such role or policy", body = ErrorBody),
+        (status = 409, description = "The client exists", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn clients_create(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let c: ClientCreate = match json_body(&headers, &body) {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+) -> Result<Response, ApiError> {
+    let c: ClientCreate = json_body(&headers, &body)?;
     let secret = match (c.public, c.secret) {
         (true, Some(_)) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+            return Err(ApiError::bad_request(
                 "a public client has no secret: send public or secret, not both",
-            )
+            ))
         }
         (true, None) => ClientSecretInput::Public,
         (false, Some(s)) => ClientSecretInput::Given(s),
@@ -120,26 +120,32 @@ async fn clients_create(
         policy: c.policy,
         roles: c.roles,
     };
-    match state.core.client_add(&actor, new).await {
-        Ok(created) => {
-            let mut body = json!({
-                "id": created.client.id,
-                "public": created.client.is_public(),
-                "grants": created.client.grants,
-                "policy": created.client.policy,
-            });
-            if let Some(s) = &created.generated_secret {
-                body["generated_secret"] = json!(s.as_str());
-            }
-            (
-                StatusCode::CREATED,
-                [(axum::http::header::CACHE_CONTROL, "no-store")],
-                Json(body),
-            )
-                .into_response()
-        }
-        Err(e) => api_error(e),
-    }
+    let created = state.core.client_add(&actor, new).await?;
+    let body = ClientCreated {
+        id: &created.client.id,
+        public: created.client.is_public(),
+        grants: &created.client.grants,
+        policy: created.client.policy.as_deref(),
+        generated_secret: created.generated_secret.as_deref().map(String::as_str),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /v1/admin/clients` (201): the new client; a generated secret is
+/// shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ClientCreated<'a> {
+    #[schema(value_type = String)]
+    id: &'a ClientId,
+    /// A public client has no secret.
+    public: bool,
+    #[schema(value_type = Vec<String>)]
+    grants: &'a [String],
+    /// Token policy overriding the door's own.
+    policy: Option<&'a str>,
+    /// Only for a confidential client sent without a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated_secret: Option<&'a str>,
 }
 
 #[utoipa::path(
@@ -150,20 +156,18 @@ async fn clients_create(
     params(("id" = String, Path, description = "The client id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, description = "No such client", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 404, description = "No such client", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn clients_delete(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     Path(id): Path<String>,
-) -> Response {
-    match state.core.client_remove(&actor, &id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => api_error(e),
-    }
+) -> Result<StatusCode, ApiError> {
+    state.core.client_remove(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -187,40 +191,41 @@ struct SessionListQuery {
     summary = "List live sessions",
     params(SessionListQuery),
     responses(
-        (status = 200, description = "A page of live sessions", body = crate::schema::SessionPage),
-        (status = 400, description = "A bad query parameter", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain or user", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "A page of live sessions", body = SessionPage),
+        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 404, description = "No such domain or user", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn sessions_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
-    let q: SessionListQuery = match query(&uri) {
-        Ok(q) => q,
-        Err(res) => return res,
-    };
+async fn sessions_list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    uri: Uri,
+) -> Result<Json<SessionPage>, ApiError> {
+    let q: SessionListQuery = query(&uri)?;
     let after = match q.after.as_deref().map(SessionId::parse) {
-        Some(None) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "after must be a session id",
-            )
-        }
+        Some(None) => return Err(ApiError::bad_request("after must be a session id")),
         Some(Some(id)) => Some(id),
         None => None,
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let user = q.user.as_deref().map(|u| (q.domain.as_deref(), u));
-    match state.core.session_list(user, after, limit).await {
-        Ok(sessions) => {
-            let next = (sessions.len() == limit as usize)
-                .then(|| sessions.last().map(|s| s.id.clone()))
-                .flatten();
-            Json(json!({ "sessions": sessions, "next_after": next })).into_response()
-        }
-        Err(e) => api_error(e),
-    }
+    let sessions = state.core.session_list(user, after, limit).await?;
+    let next_after = (sessions.len() == limit as usize)
+        .then(|| sessions.last().map(|s| s.id.clone()))
+        .flatten();
+    Ok(Json(SessionPage { sessions, next_after }))
+}
+
+/// A page of live sessions.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionPage {
+    #[schema(value_type = Vec<crate::schema::records::SessionView>)]
+    sessions: Vec<SessionView>,
+    /// Pass as `after` for the next page (`null` on the last).
+    #[schema(value_type = Option<String>)]
+    next_after: Option<SessionId>,
 }
 
 #[utoipa::path(
@@ -231,33 +236,30 @@ async fn sessions_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -
     params(("id" = String, Path, description = "The session id (32 lowercase hex characters)")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Not a session id", body = crate::schema::ApiError),
-        (status = 404, description = "No live session with that id", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Not a session id", body = ErrorBody),
+        (status = 404, description = "No live session with that id", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn sessions_delete(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<StatusCode, ApiError> {
     let Some(id) = SessionId::parse(&id) else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        return Err(ApiError::bad_request(
             "a session id is 32 lowercase hex characters",
-        );
+        ));
     };
-    match state
+    let revoked = state
         .core
         .revoke_session_id(&id, "revoked by an administrator", Some(&actor.label()))
-        .await
-    {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => json_error(StatusCode::NOT_FOUND, "not_found", "no live session with that id"),
-        Err(e) => api_error(e),
+        .await?;
+    if !revoked {
+        return Err(ApiError::NotFound("a live session with that id".into()));
     }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -279,28 +281,22 @@ struct RevokeAll {
         RevokeAll,
     ),
     responses(
-        (status = 200, description = "How many sessions ended", body = crate::schema::Revoked),
-        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain or user", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "How many sessions ended", body = Revoked),
+        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        (status = 404, description = "No such domain or user", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn user_sessions_delete(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     Path((domain, name)): Path<(String, String)>,
     uri: Uri,
-) -> Response {
-    let q: RevokeAll = match query(&uri) {
-        Ok(q) => q,
-        Err(res) => return res,
-    };
-    let user = match state.core.user_named(Some(&domain), &name).await {
-        Ok((_, u)) => u,
-        Err(e) => return api_error(e),
-    };
-    match state
+) -> Result<Json<Revoked>, ApiError> {
+    let q: RevokeAll = query(&uri)?;
+    let (_, user) = state.core.user_named(Some(&domain), &name).await?;
+    let revoked = state
         .core
         .revoke_user(
             &user.id,
@@ -308,11 +304,14 @@ async fn user_sessions_delete(
             "revoked by an administrator",
             Some(&actor.label()),
         )
-        .await
-    {
-        Ok(n) => Json(json!({ "revoked": n })).into_response(),
-        Err(e) => api_error(e),
-    }
+        .await?;
+    Ok(Json(Revoked { revoked }))
+}
+
+/// How many sessions a revocation ended.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Revoked {
+    revoked: usize,
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -357,34 +356,32 @@ pub fn parse_time(name: &str, s: &str) -> Result<Timestamp, String> {
     summary = "Audit events, newest first, filtered",
     params(AuditListQuery),
     responses(
-        (status = 200, description = "A page of events", body = crate::schema::AuditPage),
-        (status = 400, description = "A bad query parameter (kind, time)", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "A page of events", body = AuditPage),
+        (status = 400, description = "A bad query parameter (kind, time)", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn audit_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
-    let q: AuditListQuery = match query(&uri) {
-        Ok(q) => q,
-        Err(res) => return res,
-    };
+async fn audit_list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    uri: Uri,
+) -> Result<Json<AuditPage>, ApiError> {
+    let q: AuditListQuery = query(&uri)?;
     let kind = match q.kind.as_deref().map(|k| (k, AuditKind::parse(k))) {
         Some((k, None)) => {
             let kinds: Vec<&str> = AuditKind::ALL.iter().map(|k| k.as_str()).collect();
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("kind {k:?} is not one of {}", kinds.join(", ")),
-            );
+            return Err(ApiError::bad_request(format!(
+                "kind {k:?} is not one of {}",
+                kinds.join(", ")
+            )));
         }
         Some((_, kind)) => kind,
         None => None,
     };
     let time = |name: &str, v: &Option<String>| v.as_deref().map(|s| parse_time(name, s)).transpose();
-    let (since, until) = match (time("since", &q.since), time("until", &q.until)) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return json_error(StatusCode::BAD_REQUEST, "invalid_request", e),
-    };
+    let since = time("since", &q.since).map_err(ApiError::bad_request)?;
+    let until = time("until", &q.until).map_err(ApiError::bad_request)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let filter = AuditFilter {
         who: q.user,
@@ -395,13 +392,18 @@ async fn audit_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> R
         before: q.before,
         limit,
     };
-    match state.core.audit_events(&filter).await {
-        Ok(events) => {
-            let next = (events.len() == limit as usize)
-                .then(|| events.last().map(|e| e.id))
-                .flatten();
-            Json(json!({ "events": events, "next_before": next })).into_response()
-        }
-        Err(e) => api_error(e),
-    }
+    let events = state.core.audit_events(&filter).await?;
+    let next_before = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(AuditPage { events, next_before }))
+}
+
+/// A page of audit events, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AuditPage {
+    #[schema(value_type = Vec<crate::schema::records::AuditEvent>)]
+    events: Vec<AuditEvent>,
+    /// Pass as `before` for the next page (`null` on the last).
+    next_before: Option<i64>,
 }

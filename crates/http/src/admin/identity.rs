@@ -1,18 +1,18 @@
 //! Admin API for identity: domains, roles and role assignments (users
 //! are in `users`).
 
-use super::{query, Admin, Page};
-use crate::account::json_body;
-use crate::error::api_error;
+use super::{query, AdminRefusal, Page};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
+use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tessera_core::admin::RoleTarget;
+use tessera_model::{Domain, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -33,24 +33,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
     summary = "List domains",
     params(super::Page),
     responses(
-        (status = 200, description = "A page of domains", body = crate::schema::DomainPage),
-        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "A page of domains", body = DomainPage),
+        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn domains_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
-    let page: Page = match query(&uri) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    match state.core.domain_list().await {
-        Ok(domains) => {
-            let (domains, next) = page.cut(domains);
-            Json(json!({ "domains": domains, "next_offset": next })).into_response()
-        }
-        Err(e) => api_error(e),
-    }
+async fn domains_list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    uri: Uri,
+) -> Result<Json<DomainPage>, ApiError> {
+    let page: Page = query(&uri)?;
+    let (domains, next_offset) = page.cut(state.core.domain_list().await?);
+    Ok(Json(DomainPage { domains, next_offset }))
+}
+
+/// A page of domains, and where the next page starts (`null` on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+struct DomainPage {
+    #[schema(value_type = Vec<crate::schema::records::Domain>)]
+    domains: Vec<Domain>,
+    next_offset: Option<usize>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -69,27 +73,22 @@ struct NamedCreate {
     request_body = NamedCreate,
     responses(
         (status = 201, description = "Created", body = crate::schema::records::Domain),
-        (status = 400, description = "Bad body or name", body = crate::schema::ApiError),
-        (status = 409, description = "The domain exists", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Bad body or name", body = ErrorBody),
+        (status = 409, description = "The domain exists", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn domains_create(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let d: NamedCreate = match json_body(&headers, &body) {
-        Ok(d) => d,
-        Err(res) => return res,
-    };
-    match state.core.domain_add(&actor, &d.name, &d.description).await {
-        Ok(domain) => (StatusCode::CREATED, Json(domain)).into_response(),
-        Err(e) => api_error(e),
-    }
+) -> Result<(StatusCode, Json<Domain>), ApiError> {
+    let d: NamedCreate = json_body(&headers, &body)?;
+    let domain = state.core.domain_add(&actor, &d.name, &d.description).await?;
+    Ok((StatusCode::CREATED, Json(domain)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -107,28 +106,24 @@ struct Enable {
     request_body = Enable,
     responses(
         (status = 200, description = "Updated", body = crate::schema::records::Domain),
-        (status = 400, description = "Bad body, or disabling the default domain", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Bad body, or disabling the default domain", body = ErrorBody),
+        (status = 404, description = "No such domain", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn domains_update(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let e: Enable = match json_body(&headers, &body) {
-        Ok(e) => e,
-        Err(res) => return res,
-    };
-    match state.core.domain_set_enabled(&actor, &name, e.enabled).await {
-        Ok(domain) => Json(domain).into_response(),
-        Err(e) => api_error(e),
-    }
+) -> Result<Json<Domain>, ApiError> {
+    let e: Enable = json_body(&headers, &body)?;
+    Ok(Json(
+        state.core.domain_set_enabled(&actor, &name, e.enabled).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -137,16 +132,22 @@ async fn domains_update(
     tag = "admin",
     summary = "List roles",
     responses(
-        (status = 200, description = "Every role", body = crate::schema::RoleList),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "Every role", body = RoleList),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn roles_list(State(state): State<AppState>, _admin: Admin) -> Response {
-    match state.core.role_list().await {
-        Ok(roles) => Json(json!({ "roles": roles })).into_response(),
-        Err(e) => api_error(e),
-    }
+async fn roles_list(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<RoleList>, ApiError> {
+    Ok(Json(RoleList {
+        roles: state.core.role_list().await?,
+    }))
+}
+
+/// Every role.
+#[derive(Serialize, utoipa::ToSchema)]
+struct RoleList {
+    #[schema(value_type = Vec<crate::schema::records::Role>)]
+    roles: Vec<Role>,
 }
 
 #[utoipa::path(
@@ -157,27 +158,22 @@ async fn roles_list(State(state): State<AppState>, _admin: Admin) -> Response {
     request_body = NamedCreate,
     responses(
         (status = 201, description = "Created", body = crate::schema::records::Role),
-        (status = 400, description = "Bad body or name", body = crate::schema::ApiError),
-        (status = 409, description = "The role exists", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Bad body or name", body = ErrorBody),
+        (status = 409, description = "The role exists", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn roles_create(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let r: NamedCreate = match json_body(&headers, &body) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
-    match state.core.role_add(&actor, &r.name, &r.description).await {
-        Ok(role) => (StatusCode::CREATED, Json(role)).into_response(),
-        Err(e) => api_error(e),
-    }
+) -> Result<(StatusCode, Json<Role>), ApiError> {
+    let r: NamedCreate = json_body(&headers, &body)?;
+    let role = state.core.role_add(&actor, &r.name, &r.description).await?;
+    Ok((StatusCode::CREATED, Json(role)))
 }
 
 /// An assignment, in the body (create) or the query (delete).
@@ -215,27 +211,22 @@ impl AssignmentSpec {
     request_body = AssignmentSpec,
     responses(
         (status = 201, description = "Granted"),
-        (status = 400, description = "Bad body", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain, user or role", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Bad body", body = ErrorBody),
+        (status = 404, description = "No such domain, user or role", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn assignments_create(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let a: AssignmentSpec = match json_body(&headers, &body) {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    match state.core.role_grant(&actor, &a.role, &a.target()).await {
-        Ok(()) => StatusCode::CREATED.into_response(),
-        Err(e) => api_error(e),
-    }
+) -> Result<StatusCode, ApiError> {
+    let a: AssignmentSpec = json_body(&headers, &body)?;
+    state.core.role_grant(&actor, &a.role, &a.target()).await?;
+    Ok(StatusCode::CREATED)
 }
 
 #[utoipa::path(
@@ -246,19 +237,18 @@ async fn assignments_create(
     params(AssignmentSpec),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Missing or unknown query parameters", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain, user, role or assignment", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Missing or unknown query parameters", body = ErrorBody),
+        (status = 404, description = "No such domain, user, role or assignment", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn assignments_delete(State(state): State<AppState>, Admin(actor): Admin, uri: Uri) -> Response {
-    let a: AssignmentSpec = match query(&uri) {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    match state.core.role_revoke(&actor, &a.role, &a.target()).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => api_error(e),
-    }
+async fn assignments_delete(
+    State(state): State<AppState>,
+    AdminCaller(actor): AdminCaller,
+    uri: Uri,
+) -> Result<StatusCode, ApiError> {
+    let a: AssignmentSpec = query(&uri)?;
+    state.core.role_revoke(&actor, &a.role, &a.target()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,18 +1,19 @@
 //! Admin API for users: list, create, enable or disable, set a password,
 //! unlock.
 
-use super::{query, Admin, Page};
-use crate::account::json_body;
-use crate::error::api_error;
+use super::{query, AdminRefusal, Page};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
+use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
-use tessera_core::admin::NewUser;
+use serde::{Deserialize, Serialize};
+use tessera_core::admin::{NewUser, UserView};
+use tessera_model::UserId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
@@ -45,29 +46,34 @@ struct UserListQuery {
     summary = "List users",
     params(UserListQuery),
     responses(
-        (status = 200, description = "A page of users", body = crate::schema::UserPage),
-        (status = 400, description = "A query parameter this does not take", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        (status = 404, description = "No such domain", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn users_list(State(state): State<AppState>, _admin: Admin, uri: Uri) -> Response {
-    let q: UserListQuery = match query(&uri) {
-        Ok(q) => q,
-        Err(res) => return res,
-    };
-    match state.core.user_list(q.domain.as_deref()).await {
-        Ok(users) => {
-            let (users, next) = Page {
-                limit: q.limit,
-                offset: q.offset,
-            }
-            .cut(users);
-            Json(json!({ "users": users, "next_offset": next })).into_response()
-        }
-        Err(e) => api_error(e),
+async fn users_list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    uri: Uri,
+) -> Result<Json<UserPage>, ApiError> {
+    let q: UserListQuery = query(&uri)?;
+    let users = state.core.user_list(q.domain.as_deref()).await?;
+    let (users, next_offset) = Page {
+        limit: q.limit,
+        offset: q.offset,
     }
+    .cut(users);
+    Ok(Json(UserPage { users, next_offset }))
+}
+
+/// A page of users, and where the next page starts (`null` on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+struct UserPage {
+    #[schema(value_type = Vec<crate::schema::records::UserView>)]
+    users: Vec<UserView>,
+    next_offset: Option<usize>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -101,25 +107,22 @@ struct UserCreate {
     summary = "Create a user",
     request_body = UserCreate,
     responses(
-        (status = 201, description = "Created (`Cache-Control: no-store`: a generated password is in it)", body = crate::schema::UserCreated),
-        (status = 400, description = "Bad body, name or password; unknown role", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain or role", body = crate::schema::ApiError),
-        (status = 409, description = "The user exists", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 201, description = "Created (`Cache-Control: no-store`: a generated password is in it)", body = UserCreated),
+        (status = 400, description = "Bad body, name or password; unknown role", body = ErrorBody),
+        (status = 404, description = "No such domain or role", body = ErrorBody),
+        (status = 409, description = "The user exists", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn users_create(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let u: UserCreate = match json_body(&headers, &body) {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
+) -> Result<Response, ApiError> {
+    let u: UserCreate = json_body(&headers, &body)?;
     let new = NewUser {
         domain: u.domain,
         name: u.name,
@@ -130,26 +133,30 @@ async fn users_create(
         common_name: u.common_name,
         distinguished_name: u.distinguished_name,
     };
-    match state.core.user_add(&actor, new).await {
-        Ok(created) => {
-            let mut body = json!({
-                "id": created.user.id,
-                "name": created.user.name,
-                "domain": created.domain.name,
-                "emergency": created.user.emergency,
-            });
-            if let Some(pw) = &created.generated_password {
-                body["generated_password"] = json!(pw.as_str());
-            }
-            (
-                StatusCode::CREATED,
-                [(axum::http::header::CACHE_CONTROL, "no-store")],
-                Json(body),
-            )
-                .into_response()
-        }
-        Err(e) => api_error(e),
-    }
+    let created = state.core.user_add(&actor, new).await?;
+    let body = UserCreated {
+        id: &created.user.id,
+        name: &created.user.name,
+        domain: &created.domain.name,
+        emergency: created.user.emergency,
+        generated_password: created.generated_password.as_deref().map(String::as_str),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /v1/admin/users` (201): the new user; a generated password is
+/// shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+struct UserCreated<'a> {
+    #[schema(value_type = String)]
+    id: &'a UserId,
+    name: &'a str,
+    /// The domain's name.
+    domain: &'a str,
+    emergency: bool,
+    /// Only when no password was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated_password: Option<&'a str>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -174,43 +181,33 @@ struct UserUpdate {
     request_body = UserUpdate,
     responses(
         (status = 204, description = "Updated"),
-        (status = 400, description = "Bad body, or neither enabled nor password", body = crate::schema::ApiError),
-        (status = 404, description = "No such domain or user", body = crate::schema::ApiError),
-        (status = 415, description = "The body is not JSON", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 400, description = "Bad body, or neither enabled nor password", body = ErrorBody),
+        (status = 404, description = "No such domain or user", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn users_update(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     Path((domain, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let u: UserUpdate = match json_body(&headers, &body) {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
+) -> Result<StatusCode, ApiError> {
+    let u: UserUpdate = json_body(&headers, &body)?;
     if u.enabled.is_none() && u.password.is_none() {
-        return crate::error::json_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send enabled and/or password",
-        );
+        return Err(ApiError::bad_request("send enabled and/or password"));
     }
     let core = &state.core;
     if let Some(pw) = u.password {
-        if let Err(e) = core.user_passwd(&actor, Some(&domain), &name, pw).await {
-            return api_error(e);
-        }
+        core.user_passwd(&actor, Some(&domain), &name, pw).await?;
     }
     if let Some(enabled) = u.enabled {
-        if let Err(e) = core.user_set_enabled(&actor, Some(&domain), &name, enabled).await {
-            return api_error(e);
-        }
+        core.user_set_enabled(&actor, Some(&domain), &name, enabled)
+            .await?;
     }
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(
@@ -224,18 +221,16 @@ async fn users_update(
     ),
     responses(
         (status = 204, description = "Unlocked"),
-        (status = 404, description = "No such domain or user", body = crate::schema::ApiError),
-        crate::schema::AdminRefusal,
+        (status = 404, description = "No such domain or user", body = ErrorBody),
+        AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
 async fn users_unlock(
     State(state): State<AppState>,
-    Admin(actor): Admin,
+    AdminCaller(actor): AdminCaller,
     Path((domain, name)): Path<(String, String)>,
-) -> Response {
-    match state.core.user_unlock(&actor, Some(&domain), &name).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => api_error(e),
-    }
+) -> Result<StatusCode, ApiError> {
+    state.core.user_unlock(&actor, Some(&domain), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,31 +2,93 @@
 //! OpenStack Keystone). `POST /sdn/v2.0/auth` with user, password and
 //! domain answers with a `record` and the token in `X-Auth-Token`;
 //! `DELETE /sdn/v2.0/auth` ends it; `GET /v1/roles` lists the roles.
+//! Refusals are Keystone's `{"error":{"code","title","message"}}`.
 
-use crate::admin::admin_caller;
-use crate::extract::AUTH_TOKEN;
+use crate::doors::Door;
+use crate::error::{ApiError, Dialect, TokenRefusal};
+use crate::extract::AUTH_TOKEN_HEADER;
+use crate::identity::{AdminCaller, Caller};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use tessera_core::authn::{Login, LoginKind};
-use tessera_core::{AuthError, IssueRequest, Subject};
-use tessera_model::{Timestamp, TokenKind};
+use std::borrow::Cow;
+use tessera_core::authn::LoginKind;
+use tessera_core::{AuthError, LoginRequest, Logout, Subject};
+use tessera_model::config::Config;
+use tessera_model::Timestamp;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
-const DOOR: &str = "domain-login";
+/// The door (seed 002).
+pub struct DomainLogin;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(auth_post, auth_delete))
-        .routes(routes!(roles_get))
+impl Door for DomainLogin {
+    const NAME: &'static str = "domain-login";
+
+    fn enabled(config: &Config) -> bool {
+        config.doors.domain_login.enabled
+    }
+
+    fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+            .routes(routes!(auth_post, auth_delete))
+            .routes(routes!(roles_get))
+    }
+}
+
+impl Dialect for DomainLogin {
+    type Context = ();
+
+    fn context(_state: &AppState, _headers: &HeaderMap) {}
+
+    /// Keystone's error shape, with this door's words.
+    fn render(e: &ApiError, _cx: &()) -> Response {
+        let message: Cow<'_, str> = match e {
+            ApiError::InvalidCredentials => "wrong user, password or domain".into(),
+            ApiError::InvalidToken(why) => match why {
+                TokenRefusal::Unknown => "the token is not valid",
+                TokenRefusal::Revoked => "the token has been revoked",
+                TokenRefusal::Expired => "the token has expired",
+                TokenRefusal::Idle => "the token expired after being unused",
+                TokenRefusal::UserDisabled => "the account is disabled",
+                TokenRefusal::DomainDisabled => "the domain is disabled",
+                TokenRefusal::Locked => "the account is locked for now",
+            }
+            .into(),
+            ApiError::TooManyTokens { .. } => {
+                "this user holds as many tokens as allowed; log out elsewhere".into()
+            }
+            // Tessera's words are this door's too.
+            ApiError::BadRequest(_)
+            | ApiError::NoCredentials(_)
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)
+            | ApiError::NoRoute(_)
+            | ApiError::MethodNotAllowed(_)
+            | ApiError::Conflict(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::OAuth { .. }
+            | ApiError::Unavailable { .. }
+            | ApiError::Internal
+            | ApiError::LoginRedirect(_) => e.to_string().into(),
+        };
+        let status = e.status();
+        Json(KeystoneError {
+            error: KeystoneErrorDetail {
+                code: status.as_u16(),
+                title: status.canonical_reason().unwrap_or("Error"),
+                message,
+            },
+        })
+        .into_response()
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -55,7 +117,9 @@ struct Credentials {
 struct Record<'a> {
     domain_id: &'a str,
     domain_name: &'a str,
+    /// Milliseconds since the epoch.
     expiration: i64,
+    /// `2013-08-30 19-49-19 -0700`, in the server's time zone.
     expiration_date: String,
     token: &'a str,
     user_id: &'a str,
@@ -71,14 +135,45 @@ struct RecordBody<'a> {
     record: Record<'a>,
 }
 
+/// Seed 002's role list.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SdnRoles)]
+struct SdnRoles<'a> {
+    roles: Vec<SdnRole<'a>>,
+}
+
+/// One role, fields in the seed's order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SdnRole)]
+struct SdnRole<'a> {
+    /// Left out when empty, as the seed does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    /// `"True"` or `"False"`, a string as in the seed.
+    #[schema(example = "True")]
+    enabled: &'static str,
+    id: &'a str,
+    name: &'a str,
+}
+
 /// Keystone's error shape.
-fn error(status: StatusCode, message: &str) -> Response {
-    let title = status.canonical_reason().unwrap_or("Error");
-    (
-        status,
-        Json(json!({ "error": { "code": status.as_u16(), "title": title, "message": message } })),
-    )
-        .into_response()
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeystoneError)]
+struct KeystoneError<'a> {
+    error: KeystoneErrorDetail<'a>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeystoneErrorDetail)]
+struct KeystoneErrorDetail<'a> {
+    /// The HTTP status.
+    #[schema(example = 401)]
+    code: u16,
+    /// The status's reason phrase.
+    #[schema(example = "Unauthorized")]
+    title: &'a str,
+    #[schema(example = "wrong user, password or domain")]
+    message: Cow<'a, str>,
 }
 
 /// `2013-08-30 19-49-19 -0700`: the seed's form, in the server's zone.
@@ -91,50 +186,38 @@ fn expiration_date(t: Timestamp) -> String {
     }
 }
 
-fn auth_error(e: AuthError) -> Response {
+/// A login's refusal: an unknown domain is wrong credentials like any
+/// other, as the seed answers it.
+fn login_refusal(e: AuthError) -> ApiError {
+    if let AuthError::NotFound(_) = e {
+        ApiError::InvalidCredentials
+    } else {
+        e.into()
+    }
+}
+
+/// The role list's refusals, in the words seed 002's controller uses.
+fn roles_refusal(e: ApiError) -> ApiError {
     match e {
-        AuthError::InvalidCredentials => error(StatusCode::UNAUTHORIZED, "wrong user, password or domain"),
-        AuthError::UnknownToken => error(StatusCode::UNAUTHORIZED, "the token is not valid"),
-        AuthError::Revoked => error(StatusCode::UNAUTHORIZED, "the token has been revoked"),
-        AuthError::Expired => error(StatusCode::UNAUTHORIZED, "the token has expired"),
-        AuthError::Idle => error(StatusCode::UNAUTHORIZED, "the token expired after being unused"),
-        AuthError::UserDisabled => error(StatusCode::UNAUTHORIZED, "the account is disabled"),
-        AuthError::DomainDisabled => error(StatusCode::UNAUTHORIZED, "the domain is disabled"),
-        AuthError::Locked { until: _ } => error(StatusCode::UNAUTHORIZED, "the account is locked for now"),
-        AuthError::TokenLimit { retry_after } => crate::error::with_retry_after(
-            error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "this user holds as many tokens as allowed; log out elsewhere",
-            ),
-            retry_after,
-        ),
-        AuthError::Forbidden(m) => error(StatusCode::FORBIDDEN, &m),
-        AuthError::OAuth { code: _, description } => error(StatusCode::BAD_REQUEST, &description),
-        AuthError::InvalidInput(m) => error(StatusCode::BAD_REQUEST, &m),
-        AuthError::NotFound(_) => error(StatusCode::UNAUTHORIZED, "wrong user, password or domain"),
-        AuthError::Conflict(m) => error(StatusCode::CONFLICT, &format!("{m} already exists")),
-        AuthError::Busy => crate::error::with_retry_after(
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many logins at once; retry in a moment",
-            ),
-            std::time::Duration::from_secs(1),
-        ),
-        AuthError::SourceUnavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, &m),
-        AuthError::Store(e) => {
-            tracing::error!(error = %e, "store error");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store is unavailable; retry shortly",
-            )
+        ApiError::NoCredentials(_) | ApiError::InvalidToken(_) => {
+            ApiError::NoCredentials("send a valid administrator's token in X-Auth-Token".into())
         }
-        AuthError::Internal(e) => {
-            tracing::error!(error = %e, "internal error");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; see the server log",
-            )
+        ApiError::Forbidden(_) => {
+            ApiError::Forbidden("listing roles needs the admin role on the system".into())
         }
+        e @ (ApiError::BadRequest(_)
+        | ApiError::InvalidCredentials
+        | ApiError::NotFound(_)
+        | ApiError::NoRoute(_)
+        | ApiError::MethodNotAllowed(_)
+        | ApiError::Conflict(_)
+        | ApiError::PayloadTooLarge(_)
+        | ApiError::UnsupportedMediaType(_)
+        | ApiError::TooManyTokens { .. }
+        | ApiError::OAuth { .. }
+        | ApiError::Unavailable { .. }
+        | ApiError::Internal
+        | ApiError::LoginRedirect(_)) => e,
     }
 }
 
@@ -148,111 +231,82 @@ fn auth_error(e: AuthError) -> Response {
     responses(
         (status = 200, description = "Logged in", body = RecordBody,
             headers(("X-Auth-Token" = String, description = "The token, also in the record"))),
-        (status = 400, description = "Not the JSON this takes", body = crate::schema::doors::KeystoneError),
-        (status = 401, description = "Wrong user, password or domain; a locked or disabled account", body = crate::schema::doors::KeystoneError),
-        (status = 403, description = "The login is refused", body = crate::schema::doors::KeystoneError),
-        (status = 429, description = "The user holds as many tokens as allowed", body = crate::schema::doors::KeystoneError),
-        (status = 503, description = "Too many logins at once, or the directory or store unreachable", body = crate::schema::doors::KeystoneError),
+        (status = 400, description = "Not the JSON this takes", body = KeystoneError),
+        (status = 401, description = "Wrong user, password or domain; a locked or disabled account", body = KeystoneError),
+        (status = 429, description = "The user holds as many tokens as allowed", body = KeystoneError),
+        (status = 503, description = "Too many logins at once, or the directory or store unreachable", body = KeystoneError),
     ),
 )]
-async fn auth_post(State(state): State<AppState>, body: Bytes) -> Response {
+async fn auth_post(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     // curl -d sends a form content type even for JSON text; the body decides.
-    let creds: LoginBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("send {{\"login\":{{\"user\":...,\"password\":...,\"domain\":...}}}} as JSON: {e}"),
-            )
-        }
-    };
+    let creds: LoginBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "send {{\"login\":{{\"user\":...,\"password\":...,\"domain\":...}}}} as JSON: {e}"
+        ))
+    })?;
     let Credentials {
         user,
         password,
         domain,
     } = creds.login;
-    let core = &state.core;
-    let who = match core
-        .authenticate(Login {
+    let config = state.core.config();
+    let logged_in = state
+        .core
+        .login(LoginRequest {
+            door: DomainLogin::NAME,
             domain: domain.as_deref(),
             username: &user,
             password,
-            door: DOOR,
             kind: LoginKind::Password,
+            policy: &config.doors.domain_login.policy,
+            require_role: None,
+            scope: None,
+            client: None,
+            detail: "JSON login".into(),
         })
         .await
-    {
-        Ok(w) => w,
-        Err(e) => return auth_error(e),
+        .map_err(login_refusal)?;
+    let Subject::User { user, domain } = &logged_in.subject else {
+        return Err(AuthError::Internal("a password login gave a subject other than a user".into()).into());
     };
-    let event = who.event(DOOR, "JSON login".into());
-    let subject = Subject::from_login(&who);
-    let issued = core
-        .issue(IssueRequest {
-            subject: subject.clone(),
-            door: DOOR.into(),
-            policy: core.config.doors.domain_login.policy.clone(),
-            kind: TokenKind::Access,
-            scope: tessera_core::scope::DEFAULT.into(),
-            client_id: None,
-            with_refresh: false,
-            auth_time: who.at,
-            audit: vec![event],
-        })
-        .await;
-    let issued = match issued {
-        Ok(i) => i,
-        Err(e) => return auth_error(e),
-    };
-    let expires = issued.access.session.expires_at.unwrap_or(Timestamp(0));
+    let access = &logged_in.issued.access;
+    let expires = access.session.expires_at.unwrap_or(Timestamp(0));
     let record = Record {
-        domain_id: who.domain.domain.id.as_str(),
-        domain_name: &who.domain.domain.name,
+        domain_id: domain.domain.id.as_str(),
+        domain_name: &domain.domain.name,
         expiration: expires.millis(),
         expiration_date: expiration_date(expires),
-        token: &issued.access.token,
-        user_id: who.user.user.id.as_str(),
-        user_name: &who.user.user.name,
-        roles: subject.role_names(),
+        token: access.token.as_str(),
+        user_id: user.user.id.as_str(),
+        user_name: &user.user.name,
+        roles: logged_in.subject.role_names(),
     };
     let mut res = Json(RecordBody { record }).into_response();
-    if let Ok(v) = HeaderValue::from_str(&issued.access.token) {
-        res.headers_mut().insert(AUTH_TOKEN, v);
+    if let Ok(v) = HeaderValue::from_str(&access.token) {
+        res.headers_mut().insert(AUTH_TOKEN_HEADER, v);
     }
-    res
+    Ok(res)
 }
 
 #[utoipa::path(
     delete,
     path = "/sdn/v2.0/auth",
     tag = "domain-login",
-    summary = "End the presented token's session",
+    summary = "End the presented token's login",
     responses(
         (status = 204, description = "Ended"),
-        (status = 400, description = "The service token cannot be ended", body = crate::schema::doors::KeystoneError),
-        (status = 401, description = "No token, or not a valid one", body = crate::schema::doors::KeystoneError),
+        (status = 400, description = "The service token cannot be ended", body = KeystoneError),
+        (status = 401, description = "No token, or not a valid one", body = KeystoneError),
+        (status = 503, description = "The store is unavailable", body = KeystoneError),
     ),
     security(("x_auth_token" = []), ("bearer" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn auth_delete(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = crate::extract::presented_token(&headers) else {
-        return error(StatusCode::UNAUTHORIZED, "send the token to end in X-Auth-Token");
-    };
-    let who = match state.core.check(token, false).await {
-        Ok(w) => w,
-        Err(e) => return auth_error(e),
-    };
-    let Some(session) = who.session else {
-        return error(StatusCode::BAD_REQUEST, "the service token cannot be ended");
-    };
-    match state
+async fn auth_delete(State(state): State<AppState>, Caller(who): Caller) -> Result<StatusCode, ApiError> {
+    state
         .core
-        .revoke_session_id(&session.session.id, "DELETE /sdn/v2.0/auth", None)
-        .await
-    {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => auth_error(e),
-    }
+        .logout(&who, Logout::ThisLogin, "DELETE /sdn/v2.0/auth")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Seed 002's role list: `enabled` is the string `"True"`/`"False"` as in
@@ -263,43 +317,29 @@ async fn auth_delete(State(state): State<AppState>, headers: HeaderMap) -> Respo
     tag = "domain-login",
     summary = "Seed 002's role list (administrators)",
     responses(
-        (status = 200, description = "The roles", body = crate::schema::doors::SdnRoles),
-        (status = 401, description = "No valid token", body = crate::schema::doors::KeystoneError),
-        (status = 403, description = "Not a system administrator", body = crate::schema::doors::KeystoneError),
-        (status = 503, description = "The store is unavailable", body = crate::schema::doors::KeystoneError),
+        (status = 200, description = "The roles", body = SdnRoles),
+        (status = 401, description = "No valid token", body = KeystoneError),
+        (status = 403, description = "Not a system administrator", body = KeystoneError),
+        (status = 503, description = "The store is unavailable", body = KeystoneError),
     ),
     security(("x_auth_token" = []), ("bearer" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
 )]
-async fn roles_get(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    if let Err(refusal) = admin_caller(&state, &method, &uri, &headers).await {
-        // The same refusal, in this door's (Keystone's) shape.
-        let why = match refusal.status() {
-            StatusCode::UNAUTHORIZED => "send a valid administrator's token in X-Auth-Token",
-            StatusCode::FORBIDDEN => "listing roles needs the admin role on the system",
-            _ => "the request could not be checked; retry shortly",
-        };
-        return error(refusal.status(), why);
-    }
-    match state.core.role_list().await {
-        Ok(roles) => {
-            let roles: Vec<serde_json::Value> = roles
-                .iter()
-                .map(|r| {
-                    let mut v = json!({
-                        "id": r.id,
-                        "name": r.name,
-                        "enabled": if r.enabled { "True" } else { "False" },
-                    });
-                    if !r.description.is_empty() {
-                        v["description"] = json!(r.description);
-                    }
-                    v
-                })
-                .collect();
-            Json(json!({ "roles": roles })).into_response()
-        }
-        Err(e) => auth_error(e),
-    }
+async fn roles_get(
+    State(state): State<AppState>,
+    admin: Result<AdminCaller, ApiError>,
+) -> Result<Response, ApiError> {
+    admin.map_err(roles_refusal)?;
+    let roles = state.core.role_list().await?;
+    let roles = roles
+        .iter()
+        .map(|r| SdnRole {
+            description: Some(r.description.as_str()).filter(|d| !d.is_empty()),
+            enabled: if r.enabled { "True" } else { "False" },
+            id: r.id.as_str(),
+            name: &r.name,
+        })
+        .collect();
+    Ok(Json(SdnRoles { roles }).into_response())
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ async fn run(cli: Cli) -> Result<()> {
 
 /// Closes the store cleanly whatever the command's outcome.
 async fn finish(core: &Core, outcome: Result<()>) -> Result<()> {
-    core.store.close().await;
+    core.close().await;
     outcome
 }
 
@@ -213,8 +213,8 @@ fn show_generated_admin_password(pw: &str, config: &Config) -> Result<()> {
         eprintln!();
     } else {
         let path = config.data_dir.join("initial-admin-password");
-        crate::runtime::create_private_dir(&config.data_dir)?;
-        crate::tls::write_private(&path, format!("{pw}\n").as_bytes())?;
+        crate::private_files::create_private_dir(&config.data_dir)?;
+        crate::private_files::write_private(&path, format!("{pw}\n").as_bytes())?;
         eprintln!(
             "the generated admin password is in {} (mode 0600); delete it once stored",
             path.display()

@@ -20,12 +20,12 @@ pub async fn run(file: Option<&Path>, mut overrides: Overrides, args: ServeArgs)
     let core = super::prepare(config.clone()).await?;
     let running = server::start(core.clone(), None).await?;
     let url = running.base_url();
-    tracing::info!(%url, store = core.store.backend().as_str(), "tessera listening");
+    tracing::info!(%url, store = core.backend(), "tessera listening");
     println!("tessera listening on {url}");
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await?;
-    core.store.close().await;
+    core.close().await;
     Ok(())
 }
 
@@ -64,9 +64,9 @@ pub async fn init(file: Option<&Path>, overrides: &Overrides) -> Result<()> {
     eprintln!(
         "store: {} ({})",
         crate::runtime::redact_url(&config.store.url),
-        core.store.backend().as_str()
+        core.backend()
     );
     eprintln!("ready: run `tessera serve`");
-    core.store.close().await;
+    core.close().await;
     Ok(())
 }

@@ -46,7 +46,14 @@ pub async fn run(core: &Core, cmd: TokenCommand) -> Result<()> {
             user,
             domain,
         } => {
-            let issued = core.issue_proxy_for(&actor, domain.as_deref(), &user).await?;
+            let issued = core
+                .issue_proxy_for(
+                    &actor,
+                    domain.as_deref(),
+                    &user,
+                    &core.config().doors.header_login.policy,
+                )
+                .await?;
             eprintln!(
                 "proxy token for {user:?} (session {}), shown once:",
                 issued.session.id

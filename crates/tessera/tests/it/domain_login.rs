@@ -194,8 +194,7 @@ async fn the_role_list_is_for_administrators_and_the_bootstrap_admin_token() {
     );
     let used = server
         .core()
-        .store
-        .list_audit_events(&tessera_store::AuditQuery {
+        .audit_events(&tessera_core::admin::AuditFilter {
             kind: Some(tessera_model::AuditKind::AdminTokenUsed),
             limit: 10,
             ..Default::default()

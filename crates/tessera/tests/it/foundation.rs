@@ -33,7 +33,7 @@ async fn health_and_readiness_answer_over_https_on_every_backend() {
 #[tokio::test]
 async fn readiness_turns_red_when_the_store_is_gone() {
     let server = TestServer::start().await;
-    server.core().store.close().await;
+    server.core().close().await;
     let res = server.client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 503);
     assert_eq!(

@@ -119,7 +119,7 @@ impl TestServer {
         if let Some(r) = self.running.take() {
             let core = r.core.clone();
             r.stop().await.unwrap();
-            core.store.close().await;
+            core.close().await;
         }
         self
     }
@@ -270,7 +270,7 @@ impl Node {
     pub async fn stop(self) {
         let core = self.running.core.clone();
         self.running.stop().await.unwrap();
-        core.store.close().await;
+        core.close().await;
     }
 }
 

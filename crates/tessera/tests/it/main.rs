@@ -15,6 +15,7 @@ mod domain_login;
 mod envelope_login;
 mod foundation;
 mod gateway;
+mod guarantees;
 mod header_login;
 mod metrics;
 mod oauth2;

@@ -366,8 +366,7 @@ async fn wrong_passwords_lock_the_account_for_the_configured_time() {
 
     let events = server
         .core()
-        .store
-        .list_audit_events(&tessera_store::AuditQuery {
+        .audit_events(&tessera_core::admin::AuditFilter {
             kind: Some(tessera_model::AuditKind::Lockout),
             limit: 10,
             ..Default::default()

@@ -264,10 +264,10 @@ async fn a_password_change_needs_a_recent_login_or_the_current_password() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(res.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .contains("error="));
+    // RFC 6750 §3.1: a request with no credentials gets the bare challenge.
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Bearer realm="), "{challenge}");
+    assert!(!challenge.contains("error="), "{challenge}");
 }
 
 #[tokio::test]
@@ -301,8 +301,7 @@ async fn no_password_or_token_reaches_the_audit_trail() {
     assert_eq!(res.status(), 400);
     let events = server
         .core()
-        .store
-        .list_audit_events(&tessera_store::AuditQuery {
+        .audit_events(&tessera_core::admin::AuditFilter {
             limit: 1000,
             ..Default::default()
         })

@@ -3,31 +3,19 @@
 //! seed 003's realm list (`GET /setup`).
 
 use super::client::authenticate;
-use super::wire::{error_response, invalid_client, invalid_request};
-use crate::extract::{bearer, is_form, Form};
+use super::wire::{
+    self, invalid_request, read_form, refusal, Grant, IntrospectionBody, JwksBody, MetadataBody, RealmsBody,
+};
+use crate::error::ApiError;
+use crate::extract::bearer;
 use crate::{AppState, ConnInfo};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, HOST};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::{json, Value};
-use tessera_core::tokens::JWT_AUDIENCE;
-use tessera_core::Subject;
-use tessera_model::TokenKind;
-
-/// The role that may use the admin surfaces (introspection by bearer).
-const ADMIN_ROLE: &str = "admin";
-
-fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
-    if !is_form(headers) {
-        return Err(invalid_request(
-            "send the parameters as application/x-www-form-urlencoded",
-        ));
-    }
-    Form::parse(body).map_err(|why| invalid_request(&why))
-}
+use tessera_core::OAuthCode;
 
 /// RFC 7009: the client revokes one of its own tokens. Unknown tokens
 /// are not an error (§2.2); a refresh token takes its family with it.
@@ -36,36 +24,31 @@ fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
     path = "/oauth/revoke",
     tag = "oauth2",
     summary = "Token revocation (RFC 7009)",
-    request_body(content = crate::schema::doors::TokenParam, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = wire::TokenParam, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or not a token this client holds (not an error, §2.2)"),
-        (status = 400, description = "`invalid_request`", body = super::wire::ErrorBody),
-        (status = 401, description = "`invalid_client`", body = super::wire::ErrorBody),
-        (status = 503, description = "`temporarily_unavailable`", body = super::wire::ErrorBody),
+        (status = 400, description = "`invalid_request`; `unauthorized_client`: the token was issued to another client",
+            body = wire::ErrorBody),
+        (status = 401, description = "`invalid_client` (with `WWW-Authenticate: Basic`)", body = wire::ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = wire::ErrorBody),
     ),
     security((), ("basic" = [])),
 )]
-pub async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match parse_form(&headers, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let auth = match authenticate(&state, &headers, &form).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    let Some(token) = form.get("token") else {
-        return invalid_request("the token parameter is missing");
-    };
-    let owner = auth.client.client.id.clone();
-    match state
+pub async fn revoke_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let form = read_form(&headers, &body)?;
+    let client = authenticate(&state, &headers, &form).await?;
+    let token = form.require("token").map_err(invalid_request)?;
+    let owner = &client.client.id;
+    state
         .core
-        .revoke_token(token, "revoked by its client", Some(owner.as_str()), Some(&owner))
+        .revoke_token(token, "revoked by its client", Some(owner.as_str()), Some(owner))
         .await
-    {
-        Ok(_) => (axum::http::StatusCode::OK, [(CACHE_CONTROL, "no-store")]).into_response(),
-        Err(e) => error_response(e, auth.used_basic),
-    }
+        .map_err(refusal)?;
+    Ok(StatusCode::OK)
 }
 
 /// RFC 7662: for confidential clients (resource servers) and for
@@ -76,89 +59,46 @@ pub async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, body
     tag = "oauth2",
     summary = "Token introspection (RFC 7662)",
     description = "For confidential clients (HTTP Basic or `client_id`/`client_secret`), or for a \
-        system administrator presenting a bearer token.",
-    request_body(content = crate::schema::doors::TokenParam, content_type = "application/x-www-form-urlencoded"),
+        system administrator presenting a bearer token (or the bootstrap admin token).",
+    request_body(content = wire::TokenParam, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "The token's facts, or `{\"active\": false}`", body = crate::schema::doors::Introspection),
-        (status = 400, description = "`invalid_request`", body = super::wire::ErrorBody),
-        (status = 401, description = "`invalid_client` (public clients included), or the bearer token is not valid \
-            (then Tessera's `{error, message}` shape)", body = super::wire::ErrorBody),
-        (status = 403, description = "The bearer token's holder is not an administrator", body = crate::schema::ApiError),
-        (status = 503, description = "`temporarily_unavailable`", body = super::wire::ErrorBody),
+        (status = 200, description = "The token's facts, or `{\"active\": false}`", body = wire::IntrospectionBody),
+        (status = 400, description = "`invalid_request`", body = wire::ErrorBody),
+        (status = 401, description = "`invalid_client` (public clients included; with `WWW-Authenticate: Basic`), \
+            or `invalid_token`: the bearer token is not valid (with a Bearer challenge)", body = wire::ErrorBody),
+        (status = 403, description = "`access_denied`: the bearer token's holder is not a system administrator",
+            body = wire::ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = wire::ErrorBody),
     ),
     security(("basic" = []), ("bearer" = [])),
 )]
-pub async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match parse_form(&headers, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+pub async fn introspect_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = read_form(&headers, &body)?;
     if let Some(own) = bearer(&headers) {
-        match state.core.check(own, true).await {
-            Ok(id) if id.subject.has_role(ADMIN_ROLE) => {}
-            Ok(_) => {
-                return crate::error::json_error(
-                    axum::http::StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "introspection needs the admin role or a confidential client",
-                )
-            }
-            Err(e) => return crate::error::api_error(e),
-        }
-    } else {
-        match authenticate(&state, &headers, &form).await {
-            Ok(auth) if auth.client.client.is_public() => {
-                return invalid_client("public clients cannot introspect tokens", auth.used_basic)
-            }
-            Ok(_) => {}
-            Err(res) => return res,
-        }
+        state.core.admin(own, "POST /oauth/introspect").await?;
+    } else if authenticate(&state, &headers, &form).await?.client.is_public() {
+        return Err(ApiError::oauth(
+            OAuthCode::InvalidClient,
+            "public clients cannot introspect tokens",
+        ));
     }
-    let Some(token) = form.get("token") else {
-        return invalid_request("the token parameter is missing");
+    let token = form.require("token").map_err(invalid_request)?;
+    let found = state.core.introspect(token).await.map_err(refusal)?;
+    let body = match &found {
+        Some(found) => IntrospectionBody::active(found, state.core.issuer()),
+        None => IntrospectionBody::inactive(),
     };
-    let body = match state.core.introspect(token).await {
-        Ok(Some(found)) => introspection_body(&state, &found),
-        Ok(None) => json!({ "active": false }),
-        Err(e) => return error_response(e, false),
-    };
-    ([(CACHE_CONTROL, "no-store")], Json(body)).into_response()
-}
-
-fn introspection_body(state: &AppState, found: &tessera_core::clients::Introspection) -> Value {
-    let s = &found.session;
-    let mut body = json!({
-        "active": true,
-        "scope": s.scope,
-        "token_type": "bearer",
-        "token_kind": s.kind.as_str(),
-        "iat": s.created_at.secs(),
-        "sub": found.subject.id(),
-        "aud": JWT_AUDIENCE,
-        "iss": state.core.issuer(),
-        "jti": s.id,
-        "roles": found.subject.role_names(),
-    });
-    if let Some(exp) = s.expires_at {
-        body["exp"] = json!(exp.secs());
-    }
-    if let Some(client) = &s.client_id {
-        body["client_id"] = json!(client);
-    }
-    if let Subject::User { user, domain } = &found.subject {
-        body["username"] = json!(user.user.name);
-        body["domain"] = json!(domain.domain.name);
-    }
-    if s.kind == TokenKind::Refresh {
-        body["token_type"] = json!("refresh_token");
-    }
-    body
+    Ok(Json(body).into_response())
 }
 
 /// The URL clients reached this server at: the configured issuer, else
 /// scheme and `Host` of the request.
-pub fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<&ConnInfo>) -> String {
-    let configured = &state.core.config.doors.oauth2.issuer;
+fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<&ConnInfo>) -> String {
+    let configured = &state.core.config().doors.oauth2.issuer;
     if !configured.is_empty() {
         return configured.trim_end_matches('/').to_owned();
     }
@@ -181,29 +121,28 @@ pub fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<&ConnInfo>) 
     path = "/.well-known/oauth-authorization-server",
     tag = "oauth2",
     summary = "Authorization server metadata (RFC 8414)",
-    responses((status = 200, description = "The metadata", body = crate::schema::doors::ServerMetadata)),
+    responses((status = 200, description = "The metadata", body = wire::MetadataBody)),
 )]
 pub async fn metadata_get(
     State(state): State<AppState>,
     conn: Option<Extension<ConnInfo>>,
     headers: HeaderMap,
-) -> Response {
+) -> Json<MetadataBody> {
     let base = base_url(&state, &headers, conn.as_deref());
-    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
-    Json(json!({
-        "issuer": base,
-        "token_endpoint": format!("{base}/oauth/token"),
-        "revocation_endpoint": format!("{base}/oauth/revoke"),
-        "introspection_endpoint": format!("{base}/oauth/introspect"),
-        "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "grant_types_supported": tessera_core::admin::GRANT_TYPES,
-        "token_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": ["read", "write", "emergency"],
-        "response_types_supported": [],
-    }))
-    .into_response()
+    let auth_methods = vec!["client_secret_basic", "client_secret_post", "none"];
+    Json(MetadataBody {
+        token_endpoint: format!("{base}/oauth/token"),
+        revocation_endpoint: format!("{base}/oauth/revoke"),
+        introspection_endpoint: format!("{base}/oauth/introspect"),
+        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        issuer: base,
+        grant_types_supported: Grant::ALL,
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint_auth_methods_supported: auth_methods,
+        introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+        scopes_supported: vec!["read", "write", "emergency"],
+        response_types_supported: Vec::new(),
+    })
 }
 
 /// The public keys JWTs are signed with.
@@ -212,13 +151,15 @@ pub async fn metadata_get(
     path = "/.well-known/jwks.json",
     tag = "oauth2",
     summary = "The public keys JWTs are signed with (JWKS)",
-    responses((status = 200, description = "The key set (`Cache-Control: public, max-age=60`)", body = crate::schema::doors::Jwks)),
+    responses((status = 200, description = "The key set (`Cache-Control: public, max-age=60`)", body = wire::JwksBody)),
 )]
 pub async fn jwks_get(State(state): State<AppState>) -> Response {
-    let mut res = Json(json!({ "keys": state.core.keys.jwks() })).into_response();
-    res.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
-    res
+    let keys = state.core.jwks();
+    (
+        [(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"))],
+        Json(JwksBody::of(&keys)),
+    )
+        .into_response()
 }
 
 /// Seed 003: the security realms (domains) that accept logins.
@@ -228,20 +169,11 @@ pub async fn jwks_get(State(state): State<AppState>) -> Response {
     tag = "oauth2",
     summary = "Seed 003's realm list: the domains that accept logins",
     responses(
-        (status = 200, description = "The enabled domains", body = crate::schema::doors::Realms),
-        (status = 503, description = "`temporarily_unavailable`: the store is unavailable", body = super::wire::ErrorBody),
+        (status = 200, description = "The enabled domains", body = wire::RealmsBody),
+        (status = 503, description = "`temporarily_unavailable`: the store is unavailable", body = wire::ErrorBody),
     ),
 )]
-pub async fn setup_get(State(state): State<AppState>) -> Response {
-    match state.core.domain_list().await {
-        Ok(domains) => {
-            let realms: Vec<Value> = domains
-                .into_iter()
-                .filter(|d| d.enabled)
-                .map(|d| json!({ "id": d.id, "name": d.name, "description": d.description, "source": d.source }))
-                .collect();
-            Json(json!({ "realms": realms })).into_response()
-        }
-        Err(e) => error_response(e, false),
-    }
+pub async fn setup_get(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let domains = state.core.domain_list().await.map_err(refusal)?;
+    Ok(Json(RealmsBody::of(&domains)).into_response())
 }

@@ -8,9 +8,18 @@ mod endpoints;
 mod token;
 mod wire;
 
+use crate::doors::Door;
+use crate::error::{ApiError, Dialect};
 use crate::AppState;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::borrow::Cow;
+use tessera_core::OAuthCode;
+use tessera_model::config::Config;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use wire::{no_such, ErrorBody, INVALID_CREDENTIALS};
 
 /// Which policy a token path issues under (SPEC §2).
 #[derive(Debug, Clone, Copy)]
@@ -21,14 +30,75 @@ pub enum TokenPath {
     Api,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(token::token_post_standard))
-        .routes(routes!(token::token_post_realm))
-        .routes(routes!(token::token_post_api))
-        .routes(routes!(endpoints::revoke_post))
-        .routes(routes!(endpoints::introspect_post))
-        .routes(routes!(endpoints::metadata_get))
-        .routes(routes!(endpoints::jwks_get))
-        .routes(routes!(endpoints::setup_get))
+/// Seeds 000 and 003's door.
+pub struct OAuth2;
+
+impl Door for OAuth2 {
+    const NAME: &'static str = "oauth2";
+
+    fn enabled(config: &Config) -> bool {
+        config.doors.oauth2.enabled
+    }
+
+    fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+            .routes(routes!(token::token_post_standard))
+            .routes(routes!(token::token_post_realm))
+            .routes(routes!(token::token_post_api))
+            .routes(routes!(endpoints::revoke_post))
+            .routes(routes!(endpoints::introspect_post))
+            .routes(routes!(endpoints::metadata_get))
+            .routes(routes!(endpoints::jwks_get))
+            .routes(routes!(endpoints::setup_get))
+    }
+}
+
+impl Dialect for OAuth2 {
+    type Context = ();
+
+    fn context(_state: &AppState, _headers: &HeaderMap) {}
+
+    /// RFC 6749 §5.2: `{"error": CODE, "error_description": TEXT}`. The
+    /// handlers give core refusals their RFC 6749 codes (`wire::refusal`);
+    /// the rest is named here.
+    fn render(e: &ApiError, _cx: &()) -> Response {
+        let (code, description): (&str, Cow<str>) = match e {
+            ApiError::OAuth { code, description } => (code.as_str(), description.as_ref().into()),
+            ApiError::BadRequest(why)
+            | ApiError::NoCredentials(why)
+            | ApiError::MethodNotAllowed(why)
+            | ApiError::UnsupportedMediaType(why) => ("invalid_request", why.as_ref().into()),
+            ApiError::PayloadTooLarge(_) | ApiError::Conflict(_) => ("invalid_request", e.to_string().into()),
+            ApiError::NotFound(what) => ("invalid_request", no_such(what).into()),
+            ApiError::NoRoute(_) => ("invalid_request", e.to_string().into()),
+            ApiError::InvalidCredentials => ("invalid_grant", INVALID_CREDENTIALS.into()),
+            // A bearer token presented for introspection (RFC 6750 §3.1).
+            ApiError::InvalidToken(why) => ("invalid_token", why.message().into()),
+            ApiError::Forbidden(why) => ("access_denied", why.as_ref().into()),
+            ApiError::TooManyTokens { .. } => ("too_many_tokens", e.to_string().into()),
+            ApiError::Unavailable { message, .. } => (
+                OAuthCode::TemporarilyUnavailable.as_str(),
+                message.as_ref().into(),
+            ),
+            ApiError::Internal => (OAuthCode::ServerError.as_str(), e.to_string().into()),
+            ApiError::LoginRedirect(_) => (e.code(), e.to_string().into()),
+        };
+        Json(ErrorBody {
+            error: code,
+            error_description: &description,
+        })
+        .into_response()
+    }
+
+    /// RFC 6749 §5.2: `invalid_client` challenges for HTTP Basic.
+    fn challenge(e: &ApiError, _cx: &()) -> Option<HeaderValue> {
+        matches!(
+            e,
+            ApiError::OAuth {
+                code: OAuthCode::InvalidClient,
+                ..
+            }
+        )
+        .then(|| HeaderValue::from_static(r#"Basic realm="tessera""#))
+    }
 }

@@ -2,18 +2,20 @@
 //! `/api/oauth/token` with the password, emergency, refresh_token and
 //! client_credentials grants.
 
-use super::client::{authenticate, ClientAuth};
-use super::wire::{self, error_response, invalid_request, oauth_error, token_response};
-use super::TokenPath;
-use crate::extract::{is_form, Form};
+use super::client::authenticate;
+use super::wire::{self, invalid_request, read_form, refusal, token_response, Grant};
+use super::{OAuth2, TokenPath};
+use crate::doors::Door;
+use crate::error::ApiError;
+use crate::extract::Form;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use tessera_core::authn::{Login, LoginKind};
-use tessera_core::{scope, AuthError, IssueRequest, Issued, Subject};
-use tessera_model::TokenKind;
+use tessera_core::authn::LoginKind;
+use tessera_core::clients::AuthenticatedClient;
+use tessera_core::{Issued, LoginRequest, OAuthCode};
 use zeroize::Zeroizing;
 
 /// One token endpoint: a path, the policy it issues under, and its
@@ -30,20 +32,27 @@ macro_rules! token_endpoint {
                 (rotates; a replayed one revokes its family) and `client_credentials`. \
                 The client authenticates with HTTP Basic (an empty secret for a public \
                 client, as `https://simplivity@host/...`) or with `client_id`/`client_secret`.",
-            request_body(content = crate::schema::doors::TokenForm, content_type = "application/x-www-form-urlencoded"),
+            request_body(content = wire::TokenForm, content_type = "application/x-www-form-urlencoded"),
             responses(
                 (status = 200, description = "The token (`Cache-Control: no-store`)", body = wire::TokenBody),
                 (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant` (wrong user or password: \
                     \"Invalid credentials\"), `unsupported_grant_type`, `invalid_scope`, `unauthorized_client`, \
                     `access_denied`", body = wire::ErrorBody),
-                (status = 401, description = "`invalid_client`", body = wire::ErrorBody),
+                (status = 401, description = "`invalid_client` (with `WWW-Authenticate: Basic`)", body = wire::ErrorBody),
+                (status = 413, description = "The body is larger than `[server] max_body_bytes`"),
                 (status = 429, description = "`too_many_tokens`: the per-user cap; `Retry-After` says when", body = wire::ErrorBody),
-                (status = 503, description = "`temporarily_unavailable`: too many logins at once, the directory or the store unreachable", body = wire::ErrorBody),
+                (status = 500, description = "`server_error`: a fault inside Tessera, logged", body = wire::ErrorBody),
+                (status = 503, description = "`temporarily_unavailable`: too many logins at once, the directory or the store unreachable; \
+                    `Retry-After` says when", body = wire::ErrorBody),
             ),
             security((), ("basic" = [])),
         )]
-        pub async fn $name(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-            token_post(state, $which, headers, body).await
+        pub async fn $name(
+            State(state): State<AppState>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            token_post(&state, $which, &headers, &body).await
         }
     };
 }
@@ -67,127 +76,76 @@ token_endpoint!(
     "Token endpoint at seed 000's path: password and emergency grants (its own policy: 10 min idle, 24 h by default)"
 );
 
-async fn token_post(state: AppState, path: TokenPath, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_form(&headers) {
-        return invalid_request(
-            "send the parameters as application/x-www-form-urlencoded (curl -d name=value)",
-        );
-    }
-    let form = match Form::parse(&body) {
-        Ok(f) => f,
-        Err(why) => return invalid_request(&why),
-    };
-    let Some(grant) = form.get("grant_type") else {
-        return invalid_request("the grant_type parameter is missing");
-    };
-    if !tessera_core::admin::GRANT_TYPES.contains(&grant) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            &format!("grant_type {grant:?} is not supported; use password, emergency, refresh_token or client_credentials"),
-        );
-    }
-    let auth = match authenticate(&state, &headers, &form).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    if !auth.client.client.allows_grant(grant) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            &format!(
+async fn token_post(
+    state: &AppState,
+    path: TokenPath,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let form = read_form(headers, body)?;
+    let grant = Grant::of(&form)?;
+    let client = authenticate(state, headers, &form).await?;
+    if !client.client.allows_grant(grant.as_str()) {
+        return Err(ApiError::oauth(
+            OAuthCode::UnauthorizedClient,
+            format!(
                 "client {:?} may not use the {grant} grant",
-                auth.client.client.id.as_str()
+                client.client.id.as_str()
             ),
-        );
+        ));
     }
-    let policy = auth.client.client.policy.clone().unwrap_or_else(|| {
-        let doors = &state.core.config.doors.oauth2;
-        match path {
-            TokenPath::Standard => doors.policy.clone(),
-            TokenPath::Api => doors.api_policy.clone(),
-        }
-    });
-    let result = match grant {
-        "password" => password_grant(&state, &auth, &form, policy, LoginKind::Password).await,
-        "emergency" => password_grant(&state, &auth, &form, policy, LoginKind::Emergency).await,
-        "refresh_token" => match form.require("refresh_token") {
-            Ok(t) => {
-                state
-                    .core
-                    .refresh(t, &auth.client.client.id, form.get("scope"))
-                    .await
-            }
-            Err(why) => Err(AuthError::InvalidInput(why)),
-        },
-        _ => {
+    let doors = &state.core.config().doors.oauth2;
+    let policy = match (&client.client.policy, path) {
+        (Some(own), _) => own.as_str(),
+        (None, TokenPath::Standard) => doors.policy.as_str(),
+        (None, TokenPath::Api) => doors.api_policy.as_str(),
+    };
+    let issued = match grant {
+        Grant::Password => password_grant(state, &client, &form, policy, LoginKind::Password).await?,
+        Grant::Emergency => password_grant(state, &client, &form, policy, LoginKind::Emergency).await?,
+        Grant::RefreshToken => {
+            let presented = form.require("refresh_token").map_err(invalid_request)?;
             state
                 .core
-                .client_credentials(&auth.client, policy, form.get("scope"))
+                .refresh(presented, &client.client.id, form.get("scope"))
                 .await
+                .map_err(refusal)?
         }
+        Grant::ClientCredentials => state
+            .core
+            .client_credentials(&client, policy.to_owned(), form.get("scope"))
+            .await
+            .map_err(refusal)?,
     };
-    match result {
-        Ok(issued) => token_response(&issued, state.core.now()),
-        Err(e) => error_response(e, auth.used_basic),
-    }
+    Ok(token_response(&issued))
 }
 
-/// The password and emergency grants: a user's password login.
+/// The password and emergency grants: a user's password login, bound to
+/// the client (the scope, the refresh token and the audit are the core's).
 async fn password_grant(
     state: &AppState,
-    auth: &ClientAuth,
-    form: &crate::extract::Form,
-    policy: String,
+    client: &AuthenticatedClient,
+    form: &Form,
+    policy: &str,
     kind: LoginKind,
-) -> Result<Issued, AuthError> {
-    let username = form.require("username").map_err(AuthError::InvalidInput)?;
-    let password = form.require("password").map_err(AuthError::InvalidInput)?;
-    let core = &state.core;
-    let who = core
-        .authenticate(Login {
+) -> Result<Issued, ApiError> {
+    let username = form.require("username").map_err(invalid_request)?;
+    let password = form.require("password").map_err(invalid_request)?;
+    let login = state
+        .core
+        .login(LoginRequest {
+            door: OAuth2::NAME,
             domain: form.get("realm"),
             username,
             password: Zeroizing::new(password.to_owned()),
-            door: "oauth2",
             kind,
+            policy,
+            require_role: None,
+            scope: form.get("scope"),
+            client: Some(&client.client),
+            detail: String::new(),
         })
-        .await?;
-    let scope = match kind {
-        LoginKind::Emergency => match form.get("scope").map(str::trim) {
-            None | Some(scope::EMERGENCY) => scope::EMERGENCY.to_owned(),
-            Some(other) => {
-                return Err(AuthError::oauth(
-                    "invalid_scope",
-                    format!("the emergency grant gives only the emergency scope, not {other:?}"),
-                ))
-            }
-        },
-        LoginKind::Password => scope::resolve(form.get("scope"), &scope::allowed(&who.user.roles))?,
-    };
-    let client = &auth.client.client;
-    let grant = if kind == LoginKind::Emergency {
-        "emergency"
-    } else {
-        "password"
-    };
-    let event = who.event(
-        "oauth2",
-        format!(
-            "{grant} grant via client {:?}, scope {scope:?}",
-            client.id.as_str()
-        ),
-    );
-    core.issue(IssueRequest {
-        subject: Subject::from_login(&who),
-        door: "oauth2".into(),
-        policy,
-        kind: TokenKind::Access,
-        scope,
-        client_id: Some(client.id.clone()),
-        with_refresh: client.allows_grant("refresh_token"),
-        auth_time: who.at,
-        audit: vec![event],
-    })
-    .await
+        .await
+        .map_err(refusal)?;
+    Ok(login.issued)
 }
