@@ -7,6 +7,7 @@ use crate::error::{AuthError, AuthResult};
 use crate::Core;
 use std::sync::Arc;
 use tessera_model::{AuditKind, IdentitySource, NewAuditEvent, Timestamp};
+use tessera_store::Admission;
 use zeroize::Zeroizing;
 
 /// Which grant a login is for.
@@ -85,6 +86,16 @@ impl Core {
                 domain.name
             )));
         }
+        // RFC 8265: a name no account can have is refused with its reason
+        // (it depends only on the typed string, so it tells nothing).
+        if let Err(refused) =
+            crate::admin::names::lookup_key(crate::admin::names::NameKind::User, login.username)
+        {
+            self.audit
+                .record(fail("user name refused (RFC 8265)", None))
+                .await?;
+            return Err(refused);
+        }
         // Always read the user itself: its hash and lockout must be current.
         let Some(user) = self.store.find_user_by_name(&domain.id, login.username).await? else {
             self.passwords.verify(login.password, None).await?;
@@ -92,22 +103,67 @@ impl Core {
             return Err(AuthError::InvalidCredentials);
         };
         let uid = Some(user.id.to_string());
-        if user.is_locked(self.now()) {
-            // Spend the same work, and do not count: the lock already holds.
+        // Admitted (and counted) atomically before any password work, so
+        // parallel guesses on any node never check more than the limit.
+        let lock = &self.config.lockout;
+        let admitted = self
+            .store
+            .admit_login_attempt(&user.id, self.now(), lock.window, lock.max_failed_logins)
+            .await?;
+        if admitted == Admission::Refused {
+            // Spend the same work: a refusal must not be told by its speed.
             self.passwords.verify(login.password, None).await?;
-            self.audit.record(fail("account locked", uid)).await?;
+            self.audit
+                .record(fail("account locked, or its attempts used up for now", uid))
+                .await?;
             *refused_as_locked = true;
             return Err(AuthError::InvalidCredentials);
         }
         let hash = user.password_hash.clone();
-        if !self
+        let right = self
             .passwords
             .verify(login.password.clone(), hash.clone())
-            .await?
-        {
-            self.count_failure(&user.id, &user.name, &domain.name, login.door)
+            .await?;
+        let now = self.now();
+        let locked_until = self
+            .store
+            .settle_login_attempt(
+                &user.id,
+                right,
+                now,
+                lock.window,
+                lock.max_failed_logins,
+                lock.duration,
+            )
+            .await?;
+        if let Some(until) = locked_until {
+            self.note_lockout(&user.id, &user.name, &domain.name, login.door, until)
                 .await?;
+        }
+        if !right {
             self.audit.record(fail("wrong password", uid)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        // The account as it is now, after the hash: a disable, lock or
+        // password change that landed meanwhile wins. The generation is read
+        // first, so an invalidation that lands after this read keeps the
+        // fill out of the cache.
+        let generation = self.cache.generation();
+        let Some(user) = self.store.find_user(&user.id).await? else {
+            self.audit
+                .record(fail("user removed during the login", uid))
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if user.password_hash != hash {
+            self.audit
+                .record(fail("password changed during the login", uid))
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if user.is_locked(self.now()) {
+            self.audit.record(fail("account locked", uid)).await?;
+            *refused_as_locked = true;
             return Err(AuthError::InvalidCredentials);
         }
         match login.kind {
@@ -131,20 +187,13 @@ impl Core {
             self.audit.record(fail("domain disabled", uid)).await?;
             return Err(AuthError::DomainDisabled);
         }
-        if user.failed_logins > 0 {
-            self.store.clear_failed_logins(&user.id).await?;
-        }
         if let Some(old) = &hash {
             if self.passwords.needs_rehash(old) {
                 let new = self.passwords.hash(login.password).await?;
                 self.store.set_password_hash(&user.id, &new, self.now()).await?;
             }
         }
-        let generation = self.cache.generation();
-        let roles = match self.cache.user(&user.id) {
-            Some(cached) => cached.roles.clone(),
-            None => self.store.roles_of_user(&user.id).await?,
-        };
+        let roles = self.store.roles_of_user(&user.id).await?;
         let state = Arc::new(UserState { user, roles });
         self.cache.put_user(state.clone(), generation);
         Ok(Authenticated {
@@ -177,8 +226,7 @@ impl Core {
             .await
     }
 
-    /// Counts a wrong password; the failure that reaches the limit locks
-    /// the account, which also refuses its existing tokens (seed 004).
+    /// Counts a wrong password given outside a login.
     async fn count_failure(
         &self,
         id: &tessera_model::UserId,
@@ -187,34 +235,43 @@ impl Core {
         door: &str,
     ) -> AuthResult<()> {
         let lock = &self.config.lockout;
-        if lock.max_failed_logins == 0 {
-            return Ok(());
-        }
-        let now = self.now();
-        let outcome = self
+        let locked = self
             .store
-            .record_failed_login(id, now, lock.window, lock.max_failed_logins, lock.duration)
+            .record_failed_login(id, self.now(), lock.window, lock.max_failed_logins, lock.duration)
             .await?;
-        if let Some(until) = outcome.locked_until {
-            self.metrics.lockout();
-            self.cache
-                .apply(&tessera_store::Invalidation::User(id.to_string()));
-            self.audit
-                .record(NewAuditEvent {
-                    at: now,
-                    kind: AuditKind::Lockout,
-                    actor: None,
-                    subject: Some(id.to_string()),
-                    subject_name: Some(name.to_owned()),
-                    domain: Some(domain.to_owned()),
-                    door: Some(door.to_owned()),
-                    detail: format!(
-                        "locked after {} failed logins until {} (ms since epoch)",
-                        lock.max_failed_logins, until.0
-                    ),
-                })
-                .await?;
+        if let Some(until) = locked {
+            self.note_lockout(id, name, domain, door, until).await?;
         }
         Ok(())
+    }
+
+    /// A lockout just started: counted, the user's cached state dropped
+    /// (its tokens are refused at once, seed 004) and audited.
+    async fn note_lockout(
+        &self,
+        id: &tessera_model::UserId,
+        name: &str,
+        domain: &str,
+        door: &str,
+        until: Timestamp,
+    ) -> AuthResult<()> {
+        self.metrics.lockout();
+        self.cache
+            .apply(&tessera_store::Invalidation::User(id.to_string()));
+        self.audit
+            .record(NewAuditEvent {
+                at: self.now(),
+                kind: AuditKind::Lockout,
+                actor: None,
+                subject: Some(id.to_string()),
+                subject_name: Some(name.to_owned()),
+                domain: Some(domain.to_owned()),
+                door: Some(door.to_owned()),
+                detail: format!(
+                    "locked after {} failed logins until {} (ms since epoch)",
+                    self.config.lockout.max_failed_logins, until.0
+                ),
+            })
+            .await
     }
 }

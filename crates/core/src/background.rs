@@ -14,6 +14,8 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// How often the SQLite WAL is copied into the database beside the writer.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How often the node's freshness is reviewed.
+pub const WATCH_EVERY: Duration = Duration::from_millis(250);
 /// How often dead sessions are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How long ended sessions stay in the store (so a late token is told
@@ -55,6 +57,7 @@ pub async fn start(core: Arc<Core>) -> Background {
         tokio::spawn(async move { core.store.listen_invalidations(wake).await })
     };
     let mut tasks = vec![
+        tokio::spawn(watchdog(core.clone(), stopped.clone())),
         tokio::spawn(flusher(core.clone(), stopped.clone())),
         tokio::spawn(follower(core.clone(), wake, cursor, stopped.clone(), listener)),
         tokio::spawn(sweeper(core.clone(), stopped.clone())),
@@ -86,6 +89,15 @@ impl Ticks {
             _ = self.tick.tick() => true,
             _ = self.stopped.changed() => false,
         }
+    }
+}
+
+/// Re-evaluates the node's freshness a few times a second, so the hot path
+/// reads one flag and a node whose store reads hang still turns stale.
+async fn watchdog(core: Arc<Core>, stopped: watch::Receiver<bool>) {
+    let mut ticks = Ticks::every(WATCH_EVERY, stopped);
+    while ticks.next().await {
+        core.freshness.review();
     }
 }
 
@@ -126,6 +138,7 @@ async fn follower(
                     core.cache.clear();
                 }
                 last_ok = Instant::now();
+                core.freshness.heard();
                 let full = batch.len() == 1000;
                 for (id, inv) in batch {
                     cursor = cursor.max(id);

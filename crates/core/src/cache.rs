@@ -90,8 +90,27 @@ impl Hasher for PrehashedHasher {
     }
 }
 
+/// Why a token is refused for good: no later check can find it valid, so
+/// the refusal may be remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No session has this token (tokens are random: it never will).
+    Unknown,
+    Revoked,
+    Expired,
+    Idle,
+}
+
+/// At most this many refused tokens are remembered (about 50 bytes each:
+/// a few MB). Past it, half are forgotten, which costs each of those one
+/// store round trip more.
+pub const MAX_REFUSED: usize = 100_000;
+
 /// How long a dropped token stays refused by the cache's loaders.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
+
+/// One store read of a session, shared by every check waiting for it.
+pub type Flight = Arc<tokio::sync::OnceCell<Option<Arc<CachedSession>>>>;
 
 type TokenMap = DashMap<TokenHash, Arc<CachedSession>, BuildHasherDefault<PrehashedHasher>>;
 
@@ -109,6 +128,14 @@ pub struct SessionCache {
     /// Tokens dropped one by one, recently: a load of one of them that
     /// raced its revocation is not cached. Kept for `TOMBSTONE_TTL`.
     tombstones: DashMap<TokenHash, Instant, BuildHasherDefault<PrehashedHasher>>,
+    /// Tokens refused for good, so checks of them touch no store
+    /// (bounded by `MAX_REFUSED`).
+    refused: DashMap<TokenHash, Refused, BuildHasherDefault<PrehashedHasher>>,
+    /// Which half of `refused` goes next when it is full.
+    refused_evictions: AtomicU64,
+    /// Store reads of sessions in flight, one per token: concurrent
+    /// checks of a token the cache does not hold wait for the first.
+    flights: DashMap<TokenHash, Flight, BuildHasherDefault<PrehashedHasher>>,
     dirty_tx: mpsc::UnboundedSender<Arc<CachedSession>>,
     dirty_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<CachedSession>>>,
 }
@@ -124,6 +151,9 @@ impl Default for SessionCache {
             clients: DashMap::new(),
             generation: AtomicU64::new(0),
             tombstones: DashMap::default(),
+            refused: DashMap::default(),
+            refused_evictions: AtomicU64::new(0),
+            flights: DashMap::default(),
             dirty_tx,
             dirty_rx: tokio::sync::Mutex::new(dirty_rx),
         }
@@ -184,6 +214,38 @@ impl SessionCache {
         if self.generation() == generation {
             self.clients.insert(state.client.id.clone(), state);
         }
+    }
+
+    /// The store read of `hash` in flight, joined, or a new one.
+    pub fn flight(&self, hash: TokenHash) -> Flight {
+        self.flights.entry(hash).or_default().value().clone()
+    }
+
+    /// A read of `hash` is over: later checks find its result cached (or
+    /// refused) and need no flight.
+    pub fn land(&self, hash: &TokenHash, flight: &Flight) {
+        self.flights.remove_if(hash, |_, f| Arc::ptr_eq(f, flight));
+    }
+
+    /// Why `hash` was refused for good, if it was and is still remembered.
+    pub fn refused(&self, hash: &TokenHash) -> Option<Refused> {
+        self.refused.get(hash).map(|e| *e.value())
+    }
+
+    /// Remembers a refusal for good. When full, half the remembered
+    /// refusals (by a bit of the hash, alternating) are forgotten first.
+    pub fn remember_refused(&self, hash: TokenHash, why: Refused) {
+        if self.refused.len() >= MAX_REFUSED {
+            let round = self.refused_evictions.fetch_add(1, Ordering::Relaxed);
+            let drop_bit = u8::from(round % 2 == 1);
+            self.refused.retain(|k, _| k.0[31] & 1 != drop_bit);
+        }
+        self.refused.insert(hash, why);
+    }
+
+    /// How many refusals are remembered.
+    pub fn refused_len(&self) -> usize {
+        self.refused.len()
     }
 
     /// Records a use; queues the session for the next idle-clock write.
@@ -352,6 +414,19 @@ mod tests {
             UserId::from_bytes([2; 16]).to_string(),
         ));
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn remembered_refusals_stay_bounded() {
+        let cache = SessionCache::default();
+        for i in 0..(MAX_REFUSED + 10) {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            h[31] = (i % 251) as u8;
+            cache.remember_refused(TokenHash(h), Refused::Unknown);
+        }
+        assert!(cache.refused_len() <= MAX_REFUSED, "{}", cache.refused_len());
+        assert!(cache.refused_len() > MAX_REFUSED / 4);
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub enum AuthError {
     /// Too many password checks queued; try again shortly.
     #[error("busy")]
     Busy,
+    /// This node has not heard the store's invalidations for longer than
+    /// `[cluster] max_staleness`: it refuses to trust its cache (SPEC §6).
+    #[error("this node has not heard from the store for {} s", .silent_for.as_secs())]
+    Stale { silent_for: Duration },
     /// An external identity source (directory) did not answer.
     #[error("identity source unavailable: {0}")]
     SourceUnavailable(String),
@@ -67,8 +71,17 @@ impl From<StoreError> for AuthError {
         match e {
             StoreError::Conflict(what) => AuthError::Conflict(what),
             StoreError::NotFound(what) => AuthError::NotFound(what),
+            StoreError::InvalidName(e) => AuthError::from(e),
             other => AuthError::Store(other),
         }
+    }
+}
+
+/// A name RFC 8265 refuses (SPEC §5) is the caller's to fix; the message
+/// names the offending code point.
+impl From<tessera_model::names::NameError> for AuthError {
+    fn from(e: tessera_model::names::NameError) -> Self {
+        AuthError::InvalidInput(e.to_string())
     }
 }
 

@@ -23,6 +23,7 @@ pub mod random;
 pub mod refresh;
 pub mod scope;
 pub mod session_admin;
+pub mod staleness;
 pub mod token;
 pub mod tokens;
 pub mod writer;
@@ -78,6 +79,9 @@ pub struct Core {
     admin_token: Option<TokenHash>,
     master_key: MasterKey,
     issuer: String,
+    /// Whether this node has heard the store's invalidations recently
+    /// enough to trust its cache (`[cluster] max_staleness`).
+    freshness: staleness::Freshness,
 }
 
 /// Cluster fact holding the master key's fingerprint.
@@ -128,7 +132,9 @@ impl Core {
         let policy = policy::Policy::compile(&config.gateway).map_err(AuthError::InvalidInput)?;
         let metrics = metrics::Metrics::new()?;
         let keys = keys::KeyRing::load(store.clone(), &master_key, clock.now()).await?;
+        let freshness = staleness::Freshness::new(config.cluster.max_staleness);
         Ok(Core {
+            freshness,
             passwords,
             client_secrets: ClientSecretHasher::new(&master_key),
             audit: Audit::new(store.clone()),
@@ -181,10 +187,13 @@ impl Core {
         self.keys.jwks()
     }
 
-    /// Whether the store answers (`/readyz`); `Ok` names the backend.
+    /// Whether this node can serve (`/readyz`): it has heard the store's
+    /// invalidations within `[cluster] max_staleness` and the store
+    /// answers; `Ok` names the backend.
     ///
-    /// Errors: the store's, when it does not answer.
+    /// Errors: [`AuthError::Stale`]; the store's, when it does not answer.
     pub async fn ready(&self) -> AuthResult<&'static str> {
+        self.freshness.check()?;
         self.store.ping().await?;
         Ok(self.store.backend().as_str())
     }

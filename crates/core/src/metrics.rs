@@ -80,6 +80,7 @@ impl LoginOutcome {
             | AuthError::Conflict(_)
             | AuthError::Busy
             | AuthError::SourceUnavailable(_)
+            | AuthError::Stale { .. }
             | AuthError::Store(_)
             | AuthError::Internal(_) => LoginOutcome::Error,
         }
@@ -146,6 +147,7 @@ impl CheckOutcome {
             | AuthError::Conflict(_)
             | AuthError::Busy
             | AuthError::SourceUnavailable(_)
+            | AuthError::Stale { .. }
             | AuthError::Store(_)
             | AuthError::Internal(_) => CheckOutcome::Error,
         }
@@ -196,6 +198,10 @@ pub struct Metrics {
     check_series: [IntCounter; 8],
     check_seconds: Histogram,
     lockouts: IntCounter,
+    /// Token checks that had to ask the store (a session not cached).
+    store_lookups: IntCounter,
+    /// Tokens refused from the negative cache, without the store.
+    refused_from_cache: IntCounter,
     /// Indexed by `UpstreamFailure as usize`.
     upstream_series: [IntCounter; 2],
     cached_sessions: IntGauge,
@@ -229,6 +235,16 @@ impl Metrics {
     /// Counts an account locked by failed logins.
     pub fn lockout(&self) {
         self.lockouts.inc();
+    }
+
+    /// Counts a token check that asked the store for its session.
+    pub fn store_lookup(&self) {
+        self.store_lookups.inc();
+    }
+
+    /// Counts a token refused from the negative cache.
+    pub fn refused_from_cache(&self) {
+        self.refused_from_cache.inc();
     }
 
     /// Counts a gateway request the upstream did not answer.
@@ -282,6 +298,14 @@ fn build() -> prometheus::Result<Metrics> {
         "tessera_lockouts_total",
         "Accounts locked after too many failed logins.",
     ))?;
+    let store_lookups = IntCounter::with_opts(Opts::new(
+        "tessera_token_store_lookups_total",
+        "Token checks that read the session from the store (not in this node's cache).",
+    ))?;
+    let refused_from_cache = IntCounter::with_opts(Opts::new(
+        "tessera_token_refusals_cached_total",
+        "Token checks refused from this node's bounded cache of refused tokens, without the store.",
+    ))?;
     let upstream = IntCounterVec::new(
         Opts::new(
             "tessera_gateway_upstream_errors_total",
@@ -298,7 +322,9 @@ fn build() -> prometheus::Result<Metrics> {
         "Sessions held in this node's session cache: tokens (refresh tokens too) this node issued or \
          checked and has not swept out yet; not the cluster's count of active sessions.",
     ))?;
-    let collectors: [Box<dyn Collector>; 7] = [
+    let collectors: [Box<dyn Collector>; 9] = [
+        Box::new(store_lookups.clone()),
+        Box::new(refused_from_cache.clone()),
         Box::new(logins.clone()),
         Box::new(login_seconds.clone()),
         Box::new(checks),
@@ -318,6 +344,8 @@ fn build() -> prometheus::Result<Metrics> {
         check_series,
         check_seconds,
         lockouts,
+        store_lookups,
+        refused_from_cache,
         upstream_series,
         cached_sessions,
     })

@@ -12,17 +12,26 @@ use tessera_store::{Invalidation, SessionQuery};
 
 /// A session as listings show it: never the token, never its hash.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Session))]
 pub struct SessionView {
     pub id: SessionId,
+    /// `access`, `refresh` or `proxy`.
+    #[cfg_attr(feature = "openapi", schema(example = "access"))]
     pub kind: &'static str,
+    /// `opaque` or `jwt`.
+    #[cfg_attr(feature = "openapi", schema(example = "opaque"))]
     pub format: &'static str,
+    /// The user's name, for a user's token.
     pub user: Option<String>,
     pub client_id: Option<String>,
+    /// The front door that issued it.
     pub door: String,
+    /// The token policy it was issued under.
     pub policy: String,
     pub scope: String,
     pub created_at: Timestamp,
     pub last_used_at: Timestamp,
+    /// `null`: never expires (proxy tokens).
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
     pub revoke_reason: Option<String>,

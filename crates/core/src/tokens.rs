@@ -1,7 +1,7 @@
 //! Tokens: issue under a named policy, validate, refresh, revoke (SPEC §2).
 
 use crate::authn::Authenticated;
-use crate::cache::{CachedSession, ClientState, DomainState, UserState};
+use crate::cache::{CachedSession, ClientState, DomainState, Refused, UserState};
 use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::metrics::CheckOutcome;
 use crate::{random, token, Core};
@@ -358,15 +358,34 @@ impl Core {
         if !token::plausible(presented) {
             return Err(AuthError::UnknownToken);
         }
+        // A cache this node cannot keep current is not trusted (SPEC §6).
+        self.freshness.check()?;
         let cached = match self.cache.session(&hash) {
             Some(s) => s,
-            None => self.load_session(hash).await?.ok_or(AuthError::UnknownToken)?,
+            None => {
+                if let Some(why) = self.cache.refused(&hash) {
+                    self.metrics.refused_from_cache();
+                    return Err(refusal_error(why));
+                }
+                match self.load_session(hash).await? {
+                    Some(s) => s,
+                    None => return Err(self.refuse_for_good(hash, Refused::Unknown)),
+                }
+            }
         };
         if cached.session.kind == TokenKind::Refresh {
-            return Err(AuthError::UnknownToken);
+            return Err(self.refuse_for_good(hash, Refused::Unknown));
         }
         let now = self.now();
-        let cached = self.check_session_times(cached, hash, now).await?;
+        let cached = match self.check_session_times(cached, hash, now).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(match refused_for_good(&e) {
+                    Some(why) => self.refuse_for_good(hash, why),
+                    None => e,
+                })
+            }
+        };
         let subject = self.subject_of(&cached.session, now).await?;
         if touch {
             self.cache.touch(&cached, now);
@@ -431,15 +450,29 @@ impl Core {
         Ok(self.store.find_session_by_hash(&hash).await?)
     }
 
-    /// Loads a session the cache does not hold.
+    /// Loads a session the cache does not hold. Concurrent checks of one
+    /// token share one store read (the first caller's), so a burst of the
+    /// same unknown token costs one query, not one per request.
     async fn load_session(&self, hash: TokenHash) -> AuthResult<Option<Arc<CachedSession>>> {
-        let generation = self.cache.generation();
-        let Some(s) = self.store.find_session_by_hash(&hash).await? else {
-            return Ok(None);
-        };
-        let cached = Arc::new(CachedSession::new(s));
-        self.cache.put_session(hash, cached.clone(), generation);
-        Ok(Some(cached))
+        let flight = self.cache.flight(hash);
+        let loaded = flight
+            .get_or_try_init(|| async {
+                self.metrics.store_lookup();
+                let generation = self.cache.generation();
+                let found = self.store.find_session_by_hash(&hash).await?;
+                let cached = found.map(|s| Arc::new(CachedSession::new(s)));
+                match &cached {
+                    Some(c) => self.cache.put_session(hash, c.clone(), generation),
+                    // Remembered before the flight lands, so no later check
+                    // starts another read of it.
+                    None => self.cache.remember_refused(hash, Refused::Unknown),
+                }
+                Ok::<_, AuthError>(cached)
+            })
+            .await
+            .cloned();
+        self.cache.land(&hash, &flight);
+        loaded
     }
 
     /// The subject a session speaks for, refused when the user is disabled
@@ -704,6 +737,37 @@ impl Core {
                 ),
             })
             .await
+    }
+}
+
+impl Core {
+    /// Remembers that `hash` is refused for good (SPEC §6: a refused token
+    /// costs no store round trip next time) and gives the refusal.
+    fn refuse_for_good(&self, hash: TokenHash, why: Refused) -> AuthError {
+        self.cache.remember_refused(hash, why);
+        refusal_error(why)
+    }
+}
+
+/// The error of a refusal for good.
+fn refusal_error(why: Refused) -> AuthError {
+    match why {
+        Refused::Unknown => AuthError::UnknownToken,
+        Refused::Revoked => AuthError::Revoked,
+        Refused::Expired => AuthError::Expired,
+        Refused::Idle => AuthError::Idle,
+    }
+}
+
+/// Whether `e` refuses a token for good. A lock, a disabled user or
+/// domain can end, so those are never remembered.
+fn refused_for_good(e: &AuthError) -> Option<Refused> {
+    match e {
+        AuthError::UnknownToken => Some(Refused::Unknown),
+        AuthError::Revoked => Some(Refused::Revoked),
+        AuthError::Expired => Some(Refused::Expired),
+        AuthError::Idle => Some(Refused::Idle),
+        _ => None,
     }
 }
 

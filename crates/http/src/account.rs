@@ -60,7 +60,7 @@ async fn password_post(
             &who,
             change.password,
             change.current_password,
-            state.core.config().doors.oauth2.recent_auth,
+            state.doors.oauth2.recent_auth,
         )
         .await?;
     Ok(Json(Message {

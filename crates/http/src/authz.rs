@@ -56,8 +56,9 @@ fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), St
     let method = match m {
         Some(m) if m.is_empty() => return Err("the original method is empty".into()),
         Some(m) => m.to_ascii_uppercase(),
-        None if *method == Method::HEAD => "HEAD".into(),
-        None => "GET".into(),
+        // Envoy's HTTP ext_authz sends the original method as the check's
+        // own: judging a DELETE as a GET would let it through.
+        None => method.as_str().to_owned(),
     };
     let uri = match u {
         Some(u) if u.is_empty() => return Err("the original URI is empty".into()),
@@ -75,8 +76,9 @@ fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), St
     summary = "Forward auth: may the original request pass?",
     description = "For nginx `auth_request`, Caddy `forward_auth`, Traefik `ForwardAuth` and Envoy \
         ext_authz (HTTP). The gateway's token check and rules, applied to the original method and \
-        URI the proxy passes; any method is accepted. Without those headers: GET (HEAD for a \
-        HEAD request) of `/`.",
+        URI the proxy passes; any method is accepted. Without a method header the check's own \
+        method is judged (Envoy sends the original method as the check's); without a URI \
+        header, `/`.",
     params(
         ("X-Original-Method" = Option<String>, Header, description = "The original method (nginx)"),
         ("X-Original-URI" = Option<String>, Header, description = "The original path and query (nginx)"),

@@ -138,6 +138,15 @@ impl From<AuthError> for ApiError {
                 message: "too many logins at once; retry in a moment".into(),
                 retry_after: RETRY_SOON,
             },
+            AuthError::Stale { silent_for } => ApiError::Unavailable {
+                message: format!(
+                    "this node has not heard from the store for {} s and will not trust its cache of \
+                     revocations; retry, or use another node",
+                    silent_for.as_secs()
+                )
+                .into(),
+                retry_after: RETRY_SOON,
+            },
             AuthError::SourceUnavailable(m) => ApiError::Unavailable {
                 message: m.into(),
                 retry_after: RETRY_SOON,

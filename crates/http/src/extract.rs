@@ -110,11 +110,25 @@ pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// A query flag such as `using-cookies=true`.
-pub fn query_flag(params: &[(String, String)], name: &str) -> bool {
-    params
-        .iter()
-        .any(|(k, v)| k == name && v.eq_ignore_ascii_case("true"))
+/// A boolean query flag such as `using-cookies=true`: `true/false`,
+/// `1/0`, `yes/no`, `on/off` in any case; absent is false.
+///
+/// Errors: a 400 naming the flag for any other value, so a script never
+/// believes a flag it misspelled was honoured.
+pub fn query_flag(params: &[(String, String)], name: &str) -> Result<bool, crate::error::ApiError> {
+    let mut value = false;
+    for (_, v) in params.iter().filter(|(k, _)| k == name) {
+        value = match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => {
+                return Err(crate::error::ApiError::bad_request(format!(
+                    "{name} must be true or false (1/0, yes/no, on/off also work), not {v:?}"
+                )))
+            }
+        };
+    }
+    Ok(value)
 }
 
 /// Whether the body is declared `application/x-www-form-urlencoded`.
@@ -136,17 +150,22 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v == "application/json" || v.ends_with("+json"))
 }
 
-/// Form parameters, each allowed once (RFC 6749 §3.2). Values are wiped
-/// from memory when dropped: they include passwords and secrets.
+/// Form parameters. Values are wiped from memory when dropped: they
+/// include passwords and secrets.
 pub struct Form(Vec<(String, Zeroizing<String>)>);
 
 impl Form {
-    /// Parses an urlencoded body; names the parameter given twice.
-    pub fn parse(body: &[u8]) -> Result<Form, String> {
+    /// Parses an urlencoded body. RFC 6749 §3.2: a parameter the endpoint
+    /// defines (`defined`) may be given once, and the error names one given
+    /// twice; parameters it does not know are ignored, repeated or not.
+    pub fn parse(body: &[u8], defined: &[&str]) -> Result<Form, String> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| "the form body is not valid urlencoded text".to_owned())?;
         let mut out: Vec<(String, Zeroizing<String>)> = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
+            if !defined.contains(&k.as_str()) {
+                continue;
+            }
             if out.iter().any(|(seen, _)| *seen == k) {
                 return Err(format!("parameter {k:?} is given more than once"));
             }
@@ -255,12 +274,16 @@ mod tests {
 
     #[test]
     fn forms_refuse_repeated_parameters() {
-        let f = Form::parse(b"grant_type=password&username=a%40b&password=").unwrap();
+        let f = Form::parse(
+            b"grant_type=password&username=a%40b&password=",
+            &["grant_type", "username", "password"],
+        )
+        .unwrap();
         assert_eq!(f.get("username"), Some("a@b"));
         assert_eq!(f.get("password"), None);
         assert!(f.has("password"));
         assert!(f.require("scope").unwrap_err().contains("scope"));
-        let err = Form::parse(b"a=1&a=2").err().unwrap();
+        let err = Form::parse(b"a=1&a=2&x=1&x=2", &["a"]).err().unwrap();
         assert!(err.contains("\"a\""), "{err}");
     }
 }

@@ -90,7 +90,7 @@ pub fn unauthenticated(state: &AppState, uri: &Uri, e: ApiError) -> ApiError {
 pub fn login_redirect(original: &Uri) -> HeaderValue {
     let target = original.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let mut query = vec![("service", target)];
-    if query_flag(&query_params(original.query()), "using-cookies") {
+    if query_flag(&query_params(original.query()), "using-cookies").unwrap_or(false) {
         query.push(("using-cookies", "true"));
     }
     let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();

@@ -14,7 +14,6 @@ pub mod gateway;
 pub mod identity;
 pub mod openapi;
 pub mod ops;
-mod schema;
 
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::http::HeaderValue;
@@ -41,6 +40,8 @@ pub struct ConnInfo {
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
+    /// The `[doors]` tables: the core never sees them.
+    pub doors: Arc<doors::DoorsConfig>,
     /// The upstream, when the gateway is on.
     pub gateway: Option<Arc<gateway::Gateway>>,
     /// `/openapi.json`, set once `app` has collected every route (state,
@@ -50,10 +51,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(core: Arc<Core>) -> Self {
+    pub fn new(core: Arc<Core>, doors: Arc<doors::DoorsConfig>) -> Self {
         let gateway = gateway::Gateway::new(&core.config().gateway).map(Arc::new);
         AppState {
             core,
+            doors,
             gateway,
             openapi: Arc::default(),
         }

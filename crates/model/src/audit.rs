@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuditKind {
     LoginSucceeded,
     LoginFailed,
@@ -62,6 +63,7 @@ impl AuditKind {
 
 /// An event about to be recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAuditEvent {
     pub at: Timestamp,
     pub kind: AuditKind,
@@ -80,8 +82,10 @@ pub struct NewAuditEvent {
 
 /// A recorded event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub id: i64,
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub event: NewAuditEvent,
 }

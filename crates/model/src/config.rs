@@ -1,7 +1,9 @@
 //! The configuration tree of `tessera.toml` (SPEC §8). Every key has a
 //! default; unknown keys are rejected by serde (`deny_unknown_fields`).
 //! Loading (file, environment, flags) lives in the binary; this module only
-//! describes the shape, the defaults and the cross-field checks.
+//! describes the shape, the defaults and the cross-field checks. The
+//! `[doors.*]` tables are not here: each front door owns its own (in
+//! `tessera-http`), and the binary reads both from the same file.
 
 use crate::duration;
 use crate::secret::Secret;
@@ -12,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The whole configuration.
+/// The whole configuration but the doors' tables.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -22,7 +24,6 @@ pub struct Config {
     pub password: PasswordConfig,
     pub lockout: LockoutConfig,
     pub policies: BTreeMap<String, TokenPolicy>,
-    pub doors: DoorsConfig,
     pub gateway: GatewayConfig,
     pub cluster: ClusterConfig,
     pub bootstrap: BootstrapConfig,
@@ -37,7 +38,6 @@ impl Default for Config {
             password: PasswordConfig::default(),
             lockout: LockoutConfig::default(),
             policies: TokenPolicy::builtins(),
-            doors: DoorsConfig::default(),
             gateway: GatewayConfig::default(),
             cluster: ClusterConfig::default(),
             bootstrap: BootstrapConfig::default(),
@@ -91,7 +91,7 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://...`; empty means
@@ -100,6 +100,24 @@ pub struct StoreConfig {
     /// Connections per node (PostgreSQL) or readers (SQLite); 0 picks a
     /// default from the core count.
     pub max_connections: u32,
+    /// Longest wait for a connection, opening one included.
+    #[serde(with = "duration::required")]
+    pub acquire_timeout: Duration,
+    /// Longest any one store operation may take (PostgreSQL): past it the
+    /// request gets 503 with `Retry-After`, never a hang.
+    #[serde(with = "duration::required")]
+    pub operation_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: String::new(),
+            max_connections: 0,
+            acquire_timeout: Duration::from_secs(3),
+            operation_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Argon2id parameters for password hashes (defaults: OWASP's m=19 MiB, t=2, p=1).
@@ -233,101 +251,6 @@ impl TokenPolicy {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DoorsConfig {
-    pub oauth2: OAuth2Door,
-    pub header_login: HeaderLoginDoor,
-    pub domain_login: DomainLoginDoor,
-    pub envelope_login: EnvelopeLoginDoor,
-}
-
-/// Seeds 000 and 003: `/oauth/token`, `/auth/oauth`, `/api/oauth/token`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OAuth2Door {
-    pub enabled: bool,
-    /// Policy for `/oauth/token` and `/auth/oauth`.
-    pub policy: String,
-    /// Policy for `/api/oauth/token` (seed 000).
-    pub api_policy: String,
-    /// A password change with only a token needs a password login this recent.
-    #[serde(with = "duration::required")]
-    pub recent_auth: Duration,
-    /// `iss` of JWTs and of the RFC 8414 metadata; empty means the URL the
-    /// request came in on.
-    pub issuer: String,
-}
-
-impl Default for OAuth2Door {
-    fn default() -> Self {
-        OAuth2Door {
-            enabled: true,
-            policy: "oauth2".into(),
-            api_policy: "oauth2-api".into(),
-            recent_auth: Duration::from_secs(300),
-            issuer: String::new(),
-        }
-    }
-}
-
-/// Seed 001: Basic-auth `/login`, `X-SDS-AUTH-TOKEN`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HeaderLoginDoor {
-    pub enabled: bool,
-    pub policy: String,
-    /// Realm in `WWW-Authenticate: Basic realm="..."`.
-    pub realm: String,
-}
-
-impl Default for HeaderLoginDoor {
-    fn default() -> Self {
-        HeaderLoginDoor {
-            enabled: true,
-            policy: "header-login".into(),
-            realm: "Tessera".into(),
-        }
-    }
-}
-
-/// Seed 002: JSON `/sdn/v2.0/auth`, `X-Auth-Token`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DomainLoginDoor {
-    pub enabled: bool,
-    pub policy: String,
-}
-
-impl Default for DomainLoginDoor {
-    fn default() -> Self {
-        DomainLoginDoor {
-            enabled: true,
-            policy: "domain-login".into(),
-        }
-    }
-}
-
-/// Seed 004: JSON credential envelope, JWT bearer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EnvelopeLoginDoor {
-    pub enabled: bool,
-    pub policy: String,
-    /// Only holders of this role may log in here.
-    pub require_role: String,
-}
-
-impl Default for EnvelopeLoginDoor {
-    fn default() -> Self {
-        EnvelopeLoginDoor {
-            enabled: true,
-            policy: "envelope-login".into(),
-            require_role: "admin".into(),
-        }
-    }
-}
-
 /// What the gateway does with a request that carries no valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Unauthenticated {
@@ -407,12 +330,27 @@ impl Default for GatewayConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// Seed 002's service token, shared by every node of a cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_token: Option<Secret>,
+    /// How long a node may go without hearing the store's invalidations
+    /// (revocations, disables, locks on other nodes) before it stops
+    /// trusting its cache: past it, token checks answer 503 with
+    /// `Retry-After` and `/readyz` turns red, until it hears again.
+    #[serde(with = "duration::required")]
+    pub max_staleness: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            service_token: None,
+            max_staleness: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -428,20 +366,6 @@ impl Config {
     /// found, each naming the key to fix.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        let policy_refs = [
-            ("doors.oauth2.policy", &self.doors.oauth2.policy),
-            ("doors.oauth2.api_policy", &self.doors.oauth2.api_policy),
-            ("doors.header_login.policy", &self.doors.header_login.policy),
-            ("doors.domain_login.policy", &self.doors.domain_login.policy),
-            ("doors.envelope_login.policy", &self.doors.envelope_login.policy),
-        ];
-        for (key, name) in policy_refs {
-            if !self.policies.contains_key(name.as_str()) {
-                problems.push(format!(
-                    "{key} names policy {name:?}, which is not defined under [policies]"
-                ));
-            }
-        }
         for (name, p) in &self.policies {
             if p.max_lifetime.is_none() && p.idle_timeout.is_none() {
                 problems.push(format!(
@@ -466,6 +390,32 @@ impl Config {
         }
         if self.server.max_body_bytes < 1024 {
             problems.push("server.max_body_bytes must be at least 1024".into());
+        }
+        let bounds = [
+            ("store.acquire_timeout", self.store.acquire_timeout, 100, 60_000),
+            (
+                "store.operation_timeout",
+                self.store.operation_timeout,
+                100,
+                300_000,
+            ),
+            (
+                "cluster.max_staleness",
+                self.cluster.max_staleness,
+                1_000,
+                3_600_000,
+            ),
+        ];
+        for (key, value, min_ms, max_ms) in bounds {
+            let ms = value.as_millis();
+            if ms < min_ms || ms > max_ms {
+                problems.push(format!(
+                    "{key} is {}; it must be between {} and {}",
+                    duration::format(value),
+                    duration::format(Duration::from_millis(min_ms as u64)),
+                    duration::format(Duration::from_millis(max_ms as u64)),
+                ));
+            }
         }
         if !self.store.url.is_empty()
             && !self.store.url.starts_with("sqlite:")
@@ -512,7 +462,7 @@ impl Config {
         }
     }
 
-    /// The policy a door names; `validate` guarantees it exists.
+    /// The policy called `name`, if `[policies]` defines it.
     pub fn policy(&self, name: &str) -> Option<&TokenPolicy> {
         self.policies.get(name)
     }
@@ -552,14 +502,6 @@ mod tests {
         }
         let err = toml::from_str::<Config>("[gateway]\nunauthenticated = \"302\"\n").unwrap_err();
         assert!(err.to_string().contains("redirect"), "{err}");
-    }
-
-    #[test]
-    fn a_door_naming_a_missing_policy_is_reported() {
-        let mut c = Config::default();
-        c.doors.domain_login.policy = "nope".into();
-        let problems = c.validate().unwrap_err();
-        assert!(problems[0].contains("doors.domain_login.policy"), "{problems:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::fmt;
 /// Where a domain's users and passwords live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IdentitySource {
     /// Users and Argon2id hashes in Tessera's own store.
     Local,
@@ -35,6 +36,7 @@ impl IdentitySource {
 
 /// A namespace of users and role assignments (the seeds' tenant or realm).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {
     pub id: DomainId,
     /// Unique case-insensitively; shown as written when created.
@@ -91,6 +93,7 @@ impl fmt::Debug for User {
 
 /// A named set of permissions, granted through assignments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Role {
     pub id: RoleId,
     pub name: String,

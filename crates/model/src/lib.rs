@@ -6,6 +6,7 @@ pub mod config;
 pub mod duration;
 pub mod identity;
 pub mod ids;
+pub mod names;
 pub mod secret;
 pub mod session;
 pub mod time;

@@ -8,6 +8,8 @@ use std::time::Duration;
 /// Milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = i64, example = 1_767_225_600_000_i64))]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {

@@ -1,8 +1,10 @@
 //! OAuth2 clients and their client_credentials roles.
 
 use crate::invalidations::{insert_invalidation, Invalidation};
+use crate::names;
 use crate::roles::insert_assignment;
 use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::names::NameKind;
 use tessera_model::{Assignment, Client, ClientId, Timestamp};
 
 #[derive(sqlx::FromRow)]
@@ -31,17 +33,21 @@ impl From<ClientRow> for Client {
 const COLUMNS: &str = "id, secret_hash, grants, policy, enabled, created_at";
 
 impl Store {
-    /// Inserts a client and its roles in one transaction.
+    /// Inserts a client and its roles in one transaction. `Conflict` when
+    /// the id is taken (compared as RFC 8265 says), `InvalidName` when
+    /// RFC 8265 refuses it.
     pub async fn create_client(&self, c: &Client, assignments: &[Assignment]) -> StoreResult<()> {
+        let key = names::key(NameKind::Client, c.id.as_str())?;
         let grants = c.grants.join(" ");
         let result: Result<(), sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO clients (id, secret_hash, grants, policy, enabled, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO clients (id, id_key, secret_hash, grants, policy, enabled, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(c.id.as_str())
+                .bind(&key)
                 .bind(&c.secret_hash)
                 .bind(&grants)
                 .bind(&c.policy)
@@ -62,10 +68,16 @@ impl Store {
         })
     }
 
+    /// The client whose id is `id`, compared as RFC 8265 says (any letter
+    /// case, any normalization form); the client keeps the id it was
+    /// registered with.
+    ///
+    /// Errors: `InvalidName` when RFC 8265 refuses `id`.
     pub async fn find_client(&self, id: &str) -> StoreResult<Option<Client>> {
-        let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
+        let key = names::key(NameKind::Client, id)?;
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE id_key = $1");
         let row: Option<ClientRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
-            .bind(id)
+            .bind(&key)
             .fetch_optional(pool)
             .await)?;
         Ok(row.map(Client::from))

@@ -2,9 +2,11 @@
 //! bootstrap of an empty store.
 
 use crate::domains::insert_domain;
+use crate::names;
 use crate::roles::{insert_assignment, insert_role};
 use crate::users::insert_user;
 use crate::{on_pool, Store, StoreResult};
+use tessera_model::names::NameKind;
 use tessera_model::{Assignment, Domain, Role, Timestamp, User};
 
 /// What a first start writes: all of it, or (when another node got there
@@ -63,6 +65,13 @@ impl Store {
     /// Writes the default domain, built-in roles and admin user, unless the
     /// store was bootstrapped before. Returns whether this call did it.
     pub async fn bootstrap(&self, b: &BootstrapRecords, now: Timestamp) -> StoreResult<bool> {
+        let domain_key = names::key(NameKind::Domain, &b.domain.name)?;
+        let role_keys = b
+            .roles
+            .iter()
+            .map(|r| names::key(NameKind::Role, &r.name))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let admin_key = names::key(NameKind::User, &b.admin.name)?;
         let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -78,11 +87,11 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                insert_domain(&mut *tx, &b.domain).await?;
-                for r in &b.roles {
-                    insert_role(&mut *tx, r).await?;
+                insert_domain(&mut *tx, &b.domain, &domain_key).await?;
+                for (r, key) in b.roles.iter().zip(&role_keys) {
+                    insert_role(&mut *tx, r, key).await?;
                 }
-                insert_user(&mut *tx, &b.admin).await?;
+                insert_user(&mut *tx, &b.admin, &admin_key).await?;
                 for a in &b.admin_assignments {
                     insert_assignment(&mut *tx, a).await?;
                 }

@@ -1,7 +1,10 @@
-//! Domains: namespaces of users, matched by name case-insensitively.
+//! Domains: namespaces of users, matched by name as RFC 8265 compares
+//! usernames (so in any letter case, SPEC §1).
 
 use crate::invalidations::{insert_invalidation, Invalidation};
+use crate::names;
 use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::names::NameKind;
 use tessera_model::{Domain, DomainId, IdentitySource, Timestamp};
 
 #[derive(sqlx::FromRow)]
@@ -34,8 +37,9 @@ impl TryFrom<DomainRow> for Domain {
 
 const COLUMNS: &str = "id, name, description, source, enabled, created_at, updated_at";
 
-/// Inserts one domain on any executor of either backend.
-pub(crate) async fn insert_domain<'e, E, DB>(exec: E, d: &Domain) -> Result<(), sqlx::Error>
+/// Inserts one domain on any executor of either backend, found from now
+/// on by `name_key` ([`crate::names::key`]).
+pub(crate) async fn insert_domain<'e, E, DB>(exec: E, d: &Domain, name_key: &str) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
     E: sqlx::Executor<'e, Database = DB>,
@@ -47,11 +51,12 @@ where
     for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query::<DB>(
-        "INSERT INTO domains (id, name, description, source, enabled, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO domains (id, name, name_key, description, source, enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(d.id.as_str())
     .bind(d.name.as_str())
+    .bind(name_key)
     .bind(d.description.as_str())
     .bind(d.source.as_str())
     .bind(d.enabled)
@@ -63,22 +68,28 @@ where
 }
 
 impl Store {
-    /// Inserts a domain; `Conflict` when the name is taken in any case.
+    /// Inserts a domain; `Conflict` when the name is taken (compared as
+    /// RFC 8265 says), `InvalidName` when RFC 8265 refuses it.
     pub async fn create_domain(&self, d: &Domain) -> StoreResult<()> {
-        on_pool!(self, write, |pool| insert_domain(pool, d).await).map_err(|e| {
-            match StoreError::from(e) {
+        let key = names::key(NameKind::Domain, &d.name)?;
+        on_pool!(self, write, |pool| insert_domain(pool, d, &key).await).map_err(
+            |e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("domain {:?}", d.name)),
                 other => other,
-            }
-        })?;
+            },
+        )?;
         Ok(())
     }
 
-    /// The domain called `name`, in any letter case.
+    /// The domain called `name`, compared as RFC 8265 says (any letter
+    /// case, any normalization form).
+    ///
+    /// Errors: `InvalidName` when RFC 8265 refuses `name`.
     pub async fn find_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>> {
-        let sql = format!("SELECT {COLUMNS} FROM domains WHERE lower(name) = lower($1)");
+        let key = names::key(NameKind::Domain, name)?;
+        let sql = format!("SELECT {COLUMNS} FROM domains WHERE name_key = $1");
         let row: Option<DomainRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as(&sql).bind(name).fetch_optional(pool).await
+            sqlx::query_as(&sql).bind(&key).fetch_optional(pool).await
         })?;
         row.map(Domain::try_from).transpose()
     }

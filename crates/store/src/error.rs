@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A stored value could not be read back (corrupt or foreign data).
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A name (user, domain, role, client id) that RFC 8265 refuses, so
+    /// it can neither be stored nor looked up; the text says why.
+    #[error("{0}")]
+    InvalidName(#[from] tessera_model::names::NameError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

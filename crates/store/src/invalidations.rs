@@ -133,7 +133,9 @@ impl Store {
     /// process and the CLI write and polling suffices. Runs until the
     /// store is closed; reconnects after errors.
     pub async fn listen_invalidations(&self, wake: Arc<tokio::sync::Notify>) {
-        let Store::Postgres(pool) = self else { return };
+        let Store::Postgres { pool, .. } = self else {
+            return;
+        };
         loop {
             if pool.is_closed() {
                 return;

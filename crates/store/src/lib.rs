@@ -14,6 +14,7 @@ mod domains;
 mod error;
 mod invalidations;
 mod keys;
+mod names;
 mod roles;
 mod sessions;
 /// Test helpers (a fresh PostgreSQL schema per test); only with the
@@ -28,8 +29,9 @@ pub use cluster::BootstrapRecords;
 pub use error::{StoreError, StoreResult};
 pub use invalidations::Invalidation;
 pub use keys::SigningKeyRecord;
+pub use names::UnkeyedName;
 pub use sessions::{hex, LiveSessionInfo, SessionQuery};
-pub use users::FailedLogin;
+pub use users::Admission;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -48,7 +50,31 @@ pub enum Store {
         /// (`checkpoint`) beside the writer instead of inside its commits.
         checkpointer: SqlitePool,
     },
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        /// The longest any one store operation may take before it fails
+        /// (a server whose packets are dropped never answers at all).
+        op_timeout: Duration,
+    },
+}
+
+/// How long the store may take (SPEC §6: never a 10 s hang).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To get a connection from the pool, opening one included.
+    pub acquire: Duration,
+    /// For one operation, a connection's acquiry included (PostgreSQL;
+    /// SQLite is a local file and waits on its own busy timeout).
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            acquire: Duration::from_secs(3),
+            operation: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool: the reader pool
@@ -58,13 +84,25 @@ macro_rules! on_pool {
     ($store:expr, read, |$pool:ident| $body:expr) => {
         match $store {
             $crate::Store::Sqlite { reader: $pool, .. } => $body,
-            $crate::Store::Postgres($pool) => $body,
+            $crate::Store::Postgres {
+                pool: $pool,
+                op_timeout,
+            } => match tokio::time::timeout(*op_timeout, async { $body }).await {
+                Ok(result) => result,
+                Err(_) => Err(::core::convert::From::from(sqlx::Error::PoolTimedOut)),
+            },
         }
     };
     ($store:expr, write, |$pool:ident| $body:expr) => {
         match $store {
             $crate::Store::Sqlite { writer: $pool, .. } => $body,
-            $crate::Store::Postgres($pool) => $body,
+            $crate::Store::Postgres {
+                pool: $pool,
+                op_timeout,
+            } => match tokio::time::timeout(*op_timeout, async { $body }).await {
+                Ok(result) => result,
+                Err(_) => Err(::core::convert::From::from(sqlx::Error::PoolTimedOut)),
+            },
         }
     };
 }
@@ -91,6 +129,11 @@ impl Store {
     /// creating a SQLite file when missing, and applies the migrations.
     /// `max_connections` of 0 picks a default.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
+        Store::connect_with(url, max_connections, Timeouts::default()).await
+    }
+
+    /// [`Store::connect`] with the given timeouts.
+    pub async fn connect_with(url: &str, max_connections: u32, timeouts: Timeouts) -> StoreResult<Store> {
         let store = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
@@ -138,30 +181,36 @@ impl Store {
             let max = if max_connections == 0 { 16 } else { max_connections };
             let pool = PgPoolOptions::new()
                 .max_connections(max)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(timeouts.acquire)
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            Store::Postgres(pool)
+            Store::Postgres {
+                pool,
+                op_timeout: timeouts.operation,
+            }
         } else {
             return Err(StoreError::Config(
                 "store URL must start with sqlite: or postgres://".into(),
             ));
         };
+        // Rows from before migration 0002 get their name keys here: SQL
+        // cannot compute them (crates/store/src/names.rs).
+        store.backfill_name_keys().await?;
         Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
         match self {
             Store::Sqlite { .. } => Backend::Sqlite,
-            Store::Postgres(_) => Backend::Postgres,
+            Store::Postgres { .. } => Backend::Postgres,
         }
     }
 
     /// A PostgreSQL pool, for LISTEN/NOTIFY; `None` on SQLite.
     pub fn postgres_pool(&self) -> Option<&PgPool> {
         match self {
-            Store::Postgres(pool) => Some(pool),
+            Store::Postgres { pool, .. } => Some(pool),
             Store::Sqlite { .. } => None,
         }
     }
@@ -169,8 +218,8 @@ impl Store {
     /// Round trip to the database; `/readyz` is green only when this is.
     pub async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, read, |pool| {
-            sqlx::query("SELECT 1").execute(pool).await?;
-        });
+            sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+        })?;
         Ok(())
     }
 
@@ -187,7 +236,7 @@ impl Store {
                     .await?;
                 Ok(copied.max(0))
             }
-            Store::Postgres(_) => Ok(0),
+            Store::Postgres { .. } => Ok(0),
         }
     }
 
@@ -203,7 +252,7 @@ impl Store {
                 writer.close().await;
                 checkpointer.close().await;
             }
-            Store::Postgres(pool) => pool.close().await,
+            Store::Postgres { pool, .. } => pool.close().await,
         }
     }
 }

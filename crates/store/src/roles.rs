@@ -2,7 +2,9 @@
 //! (stored as an empty `scope_domain_id`) or one domain.
 
 use crate::invalidations::{insert_invalidation, Invalidation};
+use crate::names;
 use crate::{on_pool, Store, StoreError, StoreResult};
+use tessera_model::names::NameKind;
 use tessera_model::{
     Assignment, AssignmentScope, ClientId, DomainId, Principal, Role, RoleGrant, RoleId, Timestamp, UserId,
 };
@@ -90,8 +92,9 @@ where
     Ok(())
 }
 
-/// Inserts one role on any executor of either backend.
-pub(crate) async fn insert_role<'e, E, DB>(exec: E, r: &Role) -> Result<(), sqlx::Error>
+/// Inserts one role on any executor of either backend, found from now on
+/// by `name_key` ([`crate::names::key`]).
+pub(crate) async fn insert_role<'e, E, DB>(exec: E, r: &Role, name_key: &str) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
     E: sqlx::Executor<'e, Database = DB>,
@@ -103,10 +106,12 @@ where
     for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query::<DB>(
-        "INSERT INTO roles (id, name, description, enabled, builtin, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO roles (id, name, name_key, description, enabled, builtin, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(r.id.as_str())
     .bind(r.name.as_str())
+    .bind(name_key)
     .bind(r.description.as_str())
     .bind(r.enabled)
     .bind(r.builtin)
@@ -117,19 +122,28 @@ where
 }
 
 impl Store {
-    /// Inserts a role; `Conflict` when the name is taken.
+    /// Inserts a role; `Conflict` when the name is taken (compared as
+    /// RFC 8265 says), `InvalidName` when RFC 8265 refuses it.
     pub async fn create_role(&self, r: &Role) -> StoreResult<()> {
-        on_pool!(self, write, |pool| insert_role(pool, r).await).map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("role {:?}", r.name)),
-            other => other,
-        })?;
+        let key = names::key(NameKind::Role, &r.name)?;
+        on_pool!(self, write, |pool| insert_role(pool, r, &key).await).map_err(
+            |e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("role {:?}", r.name)),
+                other => other,
+            },
+        )?;
         Ok(())
     }
 
+    /// The role called `name`, compared as RFC 8265 says (any letter case,
+    /// any normalization form).
+    ///
+    /// Errors: `InvalidName` when RFC 8265 refuses `name`.
     pub async fn find_role_by_name(&self, name: &str) -> StoreResult<Option<Role>> {
-        let sql = format!("SELECT {COLUMNS} FROM roles WHERE name = $1");
+        let key = names::key(NameKind::Role, name)?;
+        let sql = format!("SELECT {COLUMNS} FROM roles WHERE name_key = $1");
         let row: Option<RoleRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
-            .bind(name)
+            .bind(&key)
             .fetch_optional(pool)
             .await)?;
         Ok(row.map(Role::from))

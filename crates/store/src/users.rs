@@ -2,9 +2,11 @@
 //! disable, password changes, and the failed-login counter behind lockout.
 
 use crate::invalidations::{insert_invalidation, Invalidation};
+use crate::names;
 use crate::roles::insert_assignment;
 use crate::{on_pool, Store, StoreError, StoreResult};
 use std::time::Duration;
+use tessera_model::names::NameKind;
 use tessera_model::{Assignment, DomainId, Timestamp, User, UserId};
 
 #[derive(sqlx::FromRow)]
@@ -47,18 +49,20 @@ impl From<UserRow> for User {
 const COLUMNS: &str = "id, domain_id, name, common_name, distinguished_name, password_hash, enabled, \
      emergency, failed_logins, first_failed_at, locked_until, created_at, updated_at";
 
-/// The outcome of recording one failed login.
+/// Whether a password attempt may go ahead (SPEC §5: admitted atomically
+/// before any password work).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailedLogin {
-    /// Failures counted in the current window (0 once a lockout starts).
-    pub failures: i64,
-    /// Set when this failure started a lockout.
-    pub locked_until: Option<Timestamp>,
+pub enum Admission {
+    /// Go ahead; `counted` attempts (this one included) are now counted in
+    /// the window.
+    Admitted { counted: i64 },
+    /// The account is locked, or the window's attempts are used up.
+    Refused,
 }
 
 /// Inserts one user (with no failures counted) on any executor of either
-/// backend.
-pub(crate) async fn insert_user<'e, E, DB>(exec: E, u: &User) -> Result<(), sqlx::Error>
+/// backend, found from now on by `name_key` ([`crate::names::key`]).
+pub(crate) async fn insert_user<'e, E, DB>(exec: E, u: &User, name_key: &str) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
     E: sqlx::Executor<'e, Database = DB>,
@@ -70,13 +74,14 @@ where
     for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query::<DB>(
-        "INSERT INTO users (id, domain_id, name, common_name, distinguished_name, password_hash,
+        "INSERT INTO users (id, domain_id, name, name_key, common_name, distinguished_name, password_hash,
             enabled, emergency, failed_logins, first_failed_at, locked_until, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, NULL, NULL, $9, $10)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $11)",
     )
     .bind(u.id.as_str())
     .bind(u.domain_id.as_str())
     .bind(u.name.as_str())
+    .bind(name_key)
     .bind(u.common_name.as_deref())
     .bind(u.distinguished_name.as_deref())
     .bind(u.password_hash.as_deref())
@@ -91,12 +96,15 @@ where
 
 impl Store {
     /// Inserts a user and its initial assignments in one transaction:
-    /// either all of it lands or none does.
+    /// either all of it lands or none does. `Conflict` when the domain
+    /// has a user of the same name under RFC 8265 (any case, any
+    /// normalization form); `InvalidName` when RFC 8265 refuses the name.
     pub async fn create_user(&self, u: &User, assignments: &[Assignment]) -> StoreResult<()> {
+        let key = names::key(NameKind::User, &u.name)?;
         let result: Result<(), sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                insert_user(&mut *tx, u).await?;
+                insert_user(&mut *tx, u, &key).await?;
                 for a in assignments {
                     insert_assignment(&mut *tx, a).await?;
                 }
@@ -110,13 +118,18 @@ impl Store {
         })
     }
 
-    /// The user called `name` (any letter case) in `domain`.
+    /// The user called `name` in `domain`, compared as RFC 8265 says (any
+    /// letter case, any normalization form, fullwidth or not).
+    ///
+    /// Errors: `InvalidName` when RFC 8265 refuses `name` (an invisible,
+    /// control or bidirectional-control character), so a login can say so.
     pub async fn find_user_by_name(&self, domain: &DomainId, name: &str) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE domain_id = $1 AND lower(name) = lower($2)");
+        let key = names::key(NameKind::User, name)?;
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE domain_id = $1 AND name_key = $2");
         let row: Option<UserRow> = on_pool!(self, read, |pool| {
             sqlx::query_as(&sql)
                 .bind(domain.as_str())
-                .bind(name)
+                .bind(&key)
                 .fetch_optional(pool)
                 .await
         })?;
@@ -209,10 +222,120 @@ impl Store {
         Ok(result?)
     }
 
-    /// Counts one failed login inside the `window` that began with the
-    /// first counted failure; the `max`th failure locks the account until
-    /// `now + lock_for` and restarts the count. Atomic per user, so
-    /// concurrent failures on any node are all counted.
+    /// Admits one password attempt on the account, or refuses it, in one
+    /// statement, before any password work (SPEC §5). An admitted attempt
+    /// is counted as a failure at once (it is taken back by
+    /// [`Store::settle_login_attempt`] if the password proves right), so
+    /// attempts in flight on any node count against `max` together: within
+    /// one `window` at most `max` attempts are ever admitted. Refused when
+    /// the account is locked at `now` or `max` attempts are already counted
+    /// in the window. `max` of 0 admits everything and counts nothing.
+    ///
+    /// Errors: the store's; an unknown id is [`Admission::Refused`].
+    pub async fn admit_login_attempt(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+        window: Duration,
+        max: u32,
+    ) -> StoreResult<Admission> {
+        if max == 0 {
+            return Ok(Admission::Admitted { counted: 0 });
+        }
+        let window_start = now.minus(window).0;
+        let counted: Option<i64> = on_pool!(self, write, |pool| {
+            sqlx::query_scalar(
+                "UPDATE users SET
+                    failed_logins = CASE WHEN first_failed_at IS NULL OR first_failed_at <= $1
+                                         THEN 1 ELSE failed_logins + 1 END,
+                    first_failed_at = CASE WHEN first_failed_at IS NULL OR first_failed_at <= $1
+                                           THEN $2 ELSE first_failed_at END
+                 WHERE id = $3
+                   AND (locked_until IS NULL OR locked_until <= $2)
+                   AND (first_failed_at IS NULL OR first_failed_at <= $1 OR failed_logins < $4)
+                 RETURNING failed_logins",
+            )
+            .bind(window_start)
+            .bind(now.0)
+            .bind(id.as_str())
+            .bind(i64::from(max))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(match counted {
+            Some(counted) => Admission::Admitted { counted },
+            None => Admission::Refused,
+        })
+    }
+
+    /// Settles an attempt [`Store::admit_login_attempt`] admitted. A right
+    /// password takes its own count back; a wrong one leaves it counted,
+    /// and when `max` attempts are counted in the window the account is
+    /// locked until `now + lock_for` (the count restarts) and every node is
+    /// told. Returns the lock's end when this attempt started one.
+    ///
+    /// Errors: the store's.
+    pub async fn settle_login_attempt(
+        &self,
+        id: &UserId,
+        right: bool,
+        now: Timestamp,
+        window: Duration,
+        max: u32,
+        lock_for: Duration,
+    ) -> StoreResult<Option<Timestamp>> {
+        if max == 0 {
+            return Ok(None);
+        }
+        if right {
+            on_pool!(self, write, |pool| {
+                sqlx::query(
+                    "UPDATE users SET failed_logins = failed_logins - 1
+                     WHERE id = $1 AND failed_logins > 0",
+                )
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            return Ok(None);
+        }
+        let window_start = now.minus(window).0;
+        let until = now.plus(lock_for).0;
+        let result: Result<Option<Timestamp>, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let locked = sqlx::query(
+                    "UPDATE users SET locked_until = $1, failed_logins = 0, first_failed_at = NULL,
+                        updated_at = $2
+                     WHERE id = $3 AND failed_logins >= $4 AND first_failed_at > $5
+                       AND (locked_until IS NULL OR locked_until <= $2)",
+                )
+                .bind(until)
+                .bind(now.0)
+                .bind(id.as_str())
+                .bind(i64::from(max))
+                .bind(window_start)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if locked {
+                    insert_invalidation(&mut *tx, &Invalidation::User(id.to_string()), now).await?;
+                }
+                tx.commit().await?;
+                Ok(locked.then_some(Timestamp(until)))
+            }
+            .await
+        });
+        Ok(result?)
+    }
+
+    /// Counts one wrong password given outside a login (the current
+    /// password of a password change): admitted and settled as a failure.
+    /// Returns the lock's end when it started one.
+    ///
+    /// Errors: the store's.
     pub async fn record_failed_login(
         &self,
         id: &UserId,
@@ -220,71 +343,13 @@ impl Store {
         window: Duration,
         max: u32,
         lock_for: Duration,
-    ) -> StoreResult<FailedLogin> {
-        let window_start = now.minus(window).0;
-        let until = now.plus(lock_for).0;
-        let result: Result<FailedLogin, sqlx::Error> = on_pool!(self, write, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                let failures: Option<i64> = sqlx::query_scalar(
-                    "UPDATE users SET
-                        failed_logins = CASE WHEN first_failed_at IS NULL OR first_failed_at <= $1
-                                             THEN 1 ELSE failed_logins + 1 END,
-                        first_failed_at = CASE WHEN first_failed_at IS NULL OR first_failed_at <= $1
-                                               THEN $2 ELSE first_failed_at END
-                     WHERE id = $3
-                     RETURNING failed_logins",
-                )
-                .bind(window_start)
-                .bind(now.0)
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(failures) = failures else {
-                    tx.rollback().await?;
-                    return Ok(FailedLogin {
-                        failures: 0,
-                        locked_until: None,
-                    });
-                };
-                let outcome = if max > 0 && failures >= i64::from(max) {
-                    sqlx::query(
-                        "UPDATE users SET locked_until = $1, failed_logins = 0, first_failed_at = NULL,
-                            updated_at = $2 WHERE id = $3",
-                    )
-                    .bind(until)
-                    .bind(now.0)
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                    insert_invalidation(&mut *tx, &Invalidation::User(id.to_string()), now).await?;
-                    FailedLogin {
-                        failures: 0,
-                        locked_until: Some(Timestamp(until)),
-                    }
-                } else {
-                    FailedLogin {
-                        failures,
-                        locked_until: None,
-                    }
-                };
-                tx.commit().await?;
-                Ok(outcome)
+    ) -> StoreResult<Option<Timestamp>> {
+        match self.admit_login_attempt(id, now, window, max).await? {
+            Admission::Admitted { .. } => {
+                self.settle_login_attempt(id, false, now, window, max, lock_for)
+                    .await
             }
-            .await
-        });
-        Ok(result?)
-    }
-
-    /// Forgets counted failures after a good login. Writes only when there
-    /// is something to forget, so the common login costs no write here.
-    pub async fn clear_failed_logins(&self, id: &UserId) -> StoreResult<()> {
-        on_pool!(self, write, |pool| {
-            sqlx::query("UPDATE users SET failed_logins = 0, first_failed_at = NULL WHERE id = $1 AND failed_logins > 0")
-                .bind(id.as_str())
-                .execute(pool)
-                .await.map(|r| r.rows_affected())
-        })?;
-        Ok(())
+            Admission::Refused => Ok(None),
+        }
     }
 }

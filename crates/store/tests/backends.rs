@@ -11,6 +11,7 @@ use common::*;
 use std::time::Duration;
 use tessera_model::*;
 use tessera_store::testing::{fresh_postgres_schema, postgres_test_url};
+use tessera_store::Admission;
 use tessera_store::{AuditQuery, BootstrapRecords, Invalidation, Store, StoreError};
 
 #[tokio::test]
@@ -103,60 +104,94 @@ async fn failed_logins_lock_at_the_limit_and_the_window_restarts_the_count() {
         store.create_user(&u, &[]).await.unwrap();
         let window = Duration::from_secs(300);
         let lock = Duration::from_secs(60);
-        for n in 1..=2 {
-            let f = store
+        for _ in 1..=2 {
+            let locked = store
                 .record_failed_login(&u.id, T0, window, 3, lock)
                 .await
                 .unwrap();
-            assert_eq!(f.failures, n, "{backend}");
+            assert_eq!(locked, None, "{backend}");
         }
+        assert_eq!(store.find_user(&u.id).await.unwrap().unwrap().failed_logins, 2);
         // Past the window the count starts again at 1.
         let later = T0.plus(Duration::from_secs(301));
-        let f = store
-            .record_failed_login(&u.id, later, window, 3, lock)
-            .await
-            .unwrap();
-        assert_eq!(f.failures, 1, "{backend}");
         store
             .record_failed_login(&u.id, later, window, 3, lock)
             .await
             .unwrap();
-        let f = store
+        assert_eq!(store.find_user(&u.id).await.unwrap().unwrap().failed_logins, 1);
+        store
             .record_failed_login(&u.id, later, window, 3, lock)
             .await
             .unwrap();
-        assert_eq!(f.locked_until, Some(later.plus(lock)), "{backend}");
+        let locked = store
+            .record_failed_login(&u.id, later, window, 3, lock)
+            .await
+            .unwrap();
+        assert_eq!(locked, Some(later.plus(lock)), "{backend}");
         let now_user = store.find_user(&u.id).await.unwrap().unwrap();
         assert!(now_user.is_locked(later), "{backend}");
         assert!(!now_user.is_locked(later.plus(lock)), "{backend}");
+        // While locked nothing is admitted; once the lock ends, the count is fresh.
+        assert_eq!(
+            store.admit_login_attempt(&u.id, later, window, 3).await.unwrap(),
+            Admission::Refused
+        );
+        assert_eq!(
+            store
+                .admit_login_attempt(&u.id, later.plus(lock), window, 3)
+                .await
+                .unwrap(),
+            Admission::Admitted { counted: 1 }
+        );
         assert!(store.unlock_user(&u.id, later).await.unwrap());
         assert!(!store.find_user(&u.id).await.unwrap().unwrap().is_locked(later));
     }
 }
 
 #[tokio::test]
-async fn concurrent_failures_are_all_counted() {
+async fn parallel_attempts_are_admitted_at_most_up_to_the_limit() {
     for (backend, store, _dir) in stores().await {
         let d = domain("local");
         store.create_domain(&d).await.unwrap();
         let u = user(&d, "dave");
         store.create_user(&u, &[]).await.unwrap();
         let mut tasks = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..40 {
             let (store, id) = (store.clone(), u.id.clone());
             tasks.push(tokio::spawn(async move {
                 store
-                    .record_failed_login(&id, T0, Duration::from_secs(300), 100, Duration::from_secs(60))
+                    .admit_login_attempt(&id, T0, Duration::from_secs(300), 5)
                     .await
                     .unwrap()
             }));
         }
+        let mut admitted = 0;
         for t in tasks {
-            t.await.unwrap();
+            if matches!(t.await.unwrap(), Admission::Admitted { .. }) {
+                admitted += 1;
+            }
         }
+        assert_eq!(admitted, 5, "{backend}");
+        // A right password takes its count back; a wrong one at the limit locks.
+        let (w, l) = (Duration::from_secs(300), Duration::from_secs(60));
         assert_eq!(
-            store.find_user(&u.id).await.unwrap().unwrap().failed_logins,
-            8,
+            store
+                .settle_login_attempt(&u.id, true, T0, w, 5, l)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.find_user(&u.id).await.unwrap().unwrap().failed_logins, 4);
+        assert!(matches!(
+            store.admit_login_attempt(&u.id, T0, w, 5).await.unwrap(),
+            Admission::Admitted { counted: 5 }
+        ));
+        assert_eq!(
+            store
+                .settle_login_attempt(&u.id, false, T0, w, 5, l)
+                .await
+                .unwrap(),
+            Some(T0.plus(l)),
             "{backend}"
         );
     }

@@ -1,12 +1,22 @@
 //! Loading the configuration: defaults, then `tessera.toml`, then
 //! `TESSERA_<SECTION>__<KEY>` and the named `TESSERA_*` variables, then
 //! command-line flags. The result is validated before anything starts.
+//! One file holds two trees: the core's [`Config`] and the doors' tables
+//! ([`DoorsConfig`], `[doors.*]`), read together by [`FileConfig`] so that an
+//! unknown key anywhere is an error naming it.
 
 use anyhow::{anyhow, bail, Context, Result};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tessera_model::config::Config;
+use std::sync::Arc;
+use tessera_http::doors::DoorsConfig;
+use tessera_model::config::{
+    BootstrapConfig, ClusterConfig, Config, GatewayConfig, LockoutConfig, PasswordConfig, ServerConfig,
+    StoreConfig, TokenPolicy,
+};
 
 /// Environment variables Tessera reads by name, beside the
 /// `TESSERA_<SECTION>__<KEY>` family.
@@ -25,10 +35,99 @@ pub struct Overrides {
     pub listen: Option<String>,
 }
 
+/// The loaded configuration: the core's, and the doors' tables (which
+/// the core never sees).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub config: Arc<Config>,
+    pub doors: Arc<DoorsConfig>,
+}
+
+/// `tessera.toml` as one table: every top-level key of [`Config`] plus
+/// `doors`. Named one by one rather than through `#[serde(flatten)]`,
+/// which would silently accept unknown keys; the conversions below
+/// destructure both sides, so a key added to [`Config`] and missed here
+/// does not compile.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileConfig {
+    data_dir: PathBuf,
+    server: ServerConfig,
+    store: StoreConfig,
+    password: PasswordConfig,
+    lockout: LockoutConfig,
+    policies: BTreeMap<String, TokenPolicy>,
+    doors: DoorsConfig,
+    gateway: GatewayConfig,
+    cluster: ClusterConfig,
+    bootstrap: BootstrapConfig,
+}
+
+impl FileConfig {
+    fn join(config: Config, doors: DoorsConfig) -> FileConfig {
+        let Config {
+            data_dir,
+            server,
+            store,
+            password,
+            lockout,
+            policies,
+            gateway,
+            cluster,
+            bootstrap,
+        } = config;
+        FileConfig {
+            data_dir,
+            server,
+            store,
+            password,
+            lockout,
+            policies,
+            doors,
+            gateway,
+            cluster,
+            bootstrap,
+        }
+    }
+
+    fn split(self) -> (Config, DoorsConfig) {
+        let FileConfig {
+            data_dir,
+            server,
+            store,
+            password,
+            lockout,
+            policies,
+            doors,
+            gateway,
+            cluster,
+            bootstrap,
+        } = self;
+        let config = Config {
+            data_dir,
+            server,
+            store,
+            password,
+            lockout,
+            policies,
+            gateway,
+            cluster,
+            bootstrap,
+        };
+        (config, doors)
+    }
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig::join(Config::default(), DoorsConfig::default())
+    }
+}
+
 /// Loads and validates the configuration. `file` is the `--config` flag
 /// (or `TESSERA_CONFIG`); without it `./tessera.toml` is read when present.
-pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
-    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings> {
+    let mut fig = Figment::from(Serialized::defaults(FileConfig::default()));
     match file {
         Some(path) => {
             if !path.is_file() {
@@ -60,18 +159,22 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
     if let Some(listen) = &overrides.listen {
         fig = fig.merge(("server.listen", listen.clone()));
     }
-    let mut config: Config = fig.extract().map_err(describe)?;
+    let (mut config, doors) = fig.extract::<FileConfig>().map_err(describe)?.split();
     if config.store.url.is_empty() {
         config.store.url = format!("sqlite://{}", config.data_dir.join("tessera.db").display());
     }
-    let mut problems = config.validate().err().unwrap_or_default();
+    let mut problems = doors.validate(&config);
+    problems.extend(config.validate().err().unwrap_or_default());
     if let Err(rule_problem) = tessera_core::policy::Policy::compile(&config.gateway) {
         problems.push(rule_problem);
     }
     if !problems.is_empty() {
         return Err(anyhow!("invalid configuration:\n  - {}", problems.join("\n  - ")));
     }
-    Ok(config)
+    Ok(Settings {
+        config: Arc::new(config),
+        doors: Arc::new(doors),
+    })
 }
 
 /// Turns figment's errors into one line per problem naming the key and
@@ -101,7 +204,12 @@ fn describe(err: figment::Error) -> anyhow::Error {
     anyhow!("invalid configuration:\n  - {}", lines.join("\n  - "))
 }
 
-/// The effective configuration as TOML, secrets redacted.
-pub fn render(config: &Config) -> Result<String> {
-    toml::to_string(config).context("rendering the configuration")
+/// The effective configuration as TOML, the doors' tables included,
+/// secrets redacted.
+pub fn render(settings: &Settings) -> Result<String> {
+    let file = FileConfig::join(
+        Config::clone(&settings.config),
+        DoorsConfig::clone(&settings.doors),
+    );
+    toml::to_string(&file).context("rendering the configuration")
 }

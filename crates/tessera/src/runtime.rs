@@ -1,6 +1,7 @@
 //! Assembling a running core from the configuration: the data dir, the
 //! store, the master key.
 
+use crate::config::Settings;
 use crate::private_files::{create_private_dir, write_private};
 use anyhow::{Context, Result};
 use std::sync::Arc;
@@ -25,17 +26,24 @@ pub fn master_key(config: &Config) -> Result<MasterKey> {
     MasterKey::from_text(&text).with_context(|| format!("master key file {}", path.display()))
 }
 
-/// Opens the store (applying migrations) and builds the core on it.
-pub async fn open_core(config: Arc<Config>, clock: SharedClock) -> Result<Arc<Core>> {
+/// Opens the store (applying migrations) and builds the core on it. Of
+/// the doors' tables the core gets only the JWT issuer (`[doors.oauth2]
+/// issuer`).
+pub async fn open_core(settings: &Settings, clock: SharedClock) -> Result<Arc<Core>> {
+    let config = settings.config.clone();
     if config.store.url.starts_with("sqlite:") {
         create_private_dir(&config.data_dir)?;
     }
-    let store = Store::connect(&config.store.url, config.store.max_connections)
+    let timeouts = tessera_store::Timeouts {
+        acquire: config.store.acquire_timeout,
+        operation: config.store.operation_timeout,
+    };
+    let store = Store::connect_with(&config.store.url, config.store.max_connections, timeouts)
         .await
         .with_context(|| format!("opening the store ({})", redact_url(&config.store.url)))?;
     let master_key = master_key(&config)?;
     let core = Core::new(CoreParts {
-        issuer: config.doors.oauth2.issuer.clone(),
+        issuer: settings.doors.oauth2.issuer.clone(),
         config,
         store,
         clock,

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::Core;
+use tessera_http::doors::DoorsConfig;
 use tessera_http::{AppState, ConnInfo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -30,6 +31,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub tls: bool,
     pub core: Arc<Core>,
+    /// The `[doors]` tables it serves with.
+    pub doors: Arc<DoorsConfig>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<()>>,
     background: tessera_core::background::Background,
@@ -54,8 +57,12 @@ impl RunningServer {
 }
 
 /// Binds `[server] listen` (or `listener`, when given) and starts serving
-/// the application on `core`.
-pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<RunningServer> {
+/// the application on `core`, its doors configured by `doors`.
+pub async fn start(
+    core: Arc<Core>,
+    doors: Arc<DoorsConfig>,
+    listener: Option<TcpListener>,
+) -> Result<RunningServer> {
     let config = core.config_shared();
     let listener = match listener {
         Some(l) => l,
@@ -65,7 +72,7 @@ pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<Run
     };
     let addr = listener.local_addr()?;
     let tls = crate::tls::server_config(&config)?;
-    let router = tessera_http::app(AppState::new(core.clone()));
+    let router = tessera_http::app(AppState::new(core.clone(), doors.clone()));
     let background = tessera_core::background::start(core.clone()).await;
     let (tx, rx) = oneshot::channel::<()>();
     let header_timeout = config.server.header_read_timeout;
@@ -77,6 +84,7 @@ pub async fn start(core: Arc<Core>, listener: Option<TcpListener>) -> Result<Run
         addr,
         tls: is_tls,
         core,
+        doors,
         shutdown: Some(tx),
         task,
         background,

@@ -40,13 +40,18 @@ pub struct CreatedClient {
     pub generated_secret: Option<Zeroizing<String>>,
 }
 
-/// A client as listings show it (never the secret hash).
+/// An OAuth2 client as listings show it (never the secret hash).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Client))]
 pub struct ClientView {
     pub id: ClientId,
+    /// A public client has no secret.
     pub public: bool,
+    /// The grant types it may use (`GRANT_TYPES`).
     pub grants: Vec<String>,
+    /// Token policy overriding the door's own.
     pub policy: Option<String>,
+    /// System roles for the client_credentials grant.
     pub roles: Vec<String>,
     pub enabled: bool,
     pub created_at: Timestamp,
@@ -54,7 +59,7 @@ pub struct ClientView {
 
 impl Core {
     pub async fn client_add(&self, actor: &Actor, new: NewClient) -> AuthResult<CreatedClient> {
-        names::client_id(&new.id)?;
+        let id = names::canonical_name(names::NameKind::Client, &new.id)?;
         let mut grants = if new.grants.is_empty() {
             vec!["password".to_owned(), "refresh_token".to_owned()]
         } else {
@@ -101,7 +106,7 @@ impl Core {
         };
         let now = self.now();
         let client = Client {
-            id: ClientId(new.id),
+            id: ClientId(id),
             secret_hash,
             grants,
             policy: new.policy,
@@ -160,12 +165,15 @@ impl Core {
         Ok(out)
     }
 
-    /// Removes a client; its tokens die with it.
+    /// Removes a client (named in any spelling of its id: letter case,
+    /// normalization form); its tokens die with it.
     pub async fn client_remove(&self, actor: &Actor, id: &str) -> AuthResult<()> {
-        let cid = ClientId(id.to_owned());
+        let not_found = || AuthError::NotFound(format!("client {id:?}"));
+        let cid = self.store.find_client(id).await?.ok_or_else(not_found)?.id;
         if !self.store.remove_client(&cid, self.now()).await? {
-            return Err(AuthError::NotFound(format!("client {id:?}")));
+            return Err(not_found());
         }
+        let id = cid.as_str();
         self.cache.apply(&Invalidation::Client(id.to_owned()));
         self.audit
             .admin_change(

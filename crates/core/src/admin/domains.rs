@@ -9,7 +9,8 @@ use tessera_store::Invalidation;
 
 impl Core {
     /// The domain a login or command names, or the default domain when it
-    /// names none. Names match in any letter case.
+    /// names none. Names match as RFC 8265 compares them (any letter case,
+    /// any normalization form); one RFC 8265 refuses is `InvalidInput`.
     pub async fn domain_named(&self, name: Option<&str>) -> AuthResult<Domain> {
         let name = name.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_DOMAIN);
         self.store
@@ -19,12 +20,12 @@ impl Core {
     }
 
     pub async fn domain_add(&self, actor: &Actor, name: &str, description: &str) -> AuthResult<Domain> {
-        names::domain(name)?;
+        let name = names::canonical_name(names::NameKind::Domain, name)?;
         names::text("description", description, 1024)?;
         let now = self.now();
         let d = Domain {
             id: DomainId::from_bytes(random::id_bytes()),
-            name: name.to_owned(),
+            name,
             description: description.to_owned(),
             source: IdentitySource::Local,
             enabled: true,

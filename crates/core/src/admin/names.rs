@@ -1,7 +1,11 @@
 //! What a name may look like. Checked before anything is written, with a
-//! message that says what to change.
+//! message that says what to change. User, domain, role and client names
+//! follow RFC 8265 (SPEC §5: one identity per visible name); see
+//! [`canonical_name`].
 
 use crate::error::{AuthError, AuthResult};
+use tessera_model::names;
+pub use tessera_model::names::NameKind;
 
 fn bad(what: &str, why: &str) -> AuthError {
     AuthError::InvalidInput(format!("{what}: {why}"))
@@ -21,7 +25,7 @@ fn check_token_chars(kind: &str, value: &str, max: usize, extra: &str) -> AuthRe
         return Err(bad(
             &format!("{kind} {value:?}"),
             &format!(
-                "use only letters, digits and {}",
+                "use only ASCII letters, digits and {}",
                 extra
                     .chars()
                     .map(|c| format!("'{c}'"))
@@ -33,44 +37,51 @@ fn check_token_chars(kind: &str, value: &str, max: usize, extra: &str) -> AuthRe
     Ok(())
 }
 
-/// Domain names: letters, digits, `.`, `_`, `-`; up to 64.
-pub fn domain(name: &str) -> AuthResult<()> {
-    check_token_chars("domain name", name, 64, "._-")
-}
-
-/// Role names: letters, digits, `.`, `_`, `-`; up to 64 (`_member_`).
-pub fn role(name: &str) -> AuthResult<()> {
-    check_token_chars("role name", name, 64, "._-")
-}
-
-/// OAuth2 client ids: URL-safe characters; up to 128.
-pub fn client_id(id: &str) -> AuthResult<()> {
-    check_token_chars("client id", id, 128, "._~-")
-}
-
-/// User names: up to 128 printable characters, no `:` (HTTP Basic splits
-/// on it), no surrounding spaces.
-pub fn user(name: &str) -> AuthResult<()> {
-    if name.is_empty() {
-        return Err(bad("user name", "must not be empty"));
+/// The form a new user, domain, role or client name is stored in, or why
+/// it cannot be one. Every name follows RFC 8265's UsernameCaseMapped
+/// profile (SPEC §5, [`tessera_model::names`]): fullwidth forms are mapped
+/// and the name is put in NFC, letter case kept; invisible, control and
+/// bidirectional-control characters are refused, the message naming the
+/// code point. On top of that, each kind keeps its own syntax:
+///
+/// - user names: up to 128 characters, no `:` (HTTP Basic splits on it);
+/// - domain and role names: ASCII letters, digits, `.`, `_`, `-`; up to 64;
+/// - client ids: ASCII letters, digits, `.`, `_`, `~`, `-`; up to 128.
+///
+/// The store refuses a second name with the same key (`Conflict`).
+pub fn canonical_name(kind: NameKind, raw: &str) -> AuthResult<String> {
+    let name = names::canonical(kind, raw)?.display;
+    match kind {
+        NameKind::User => user(&name)?,
+        NameKind::Domain => check_token_chars("domain name", &name, 64, "._-")?,
+        NameKind::Role => check_token_chars("role name", &name, 64, "._-")?,
+        NameKind::Client => check_token_chars("client id", &name, 128, "._~-")?,
     }
+    Ok(name)
+}
+
+/// The key a login or a command that names a user, domain, role or client
+/// looks it up by: equal for every spelling of one name (any letter case,
+/// any normalization form, fullwidth or not).
+///
+/// Errors: `InvalidInput` naming the code point when RFC 8265 refuses
+/// `raw` (an invisible, control or bidirectional-control character), so a
+/// login typed with one is refused with a clear message rather than
+/// merely unknown. The store's lookups apply the same rule themselves.
+pub fn lookup_key(kind: NameKind, raw: &str) -> AuthResult<String> {
+    Ok(names::lookup_key(kind, raw)?)
+}
+
+/// User names, beyond RFC 8265: up to 128 characters, no `:`.
+fn user(name: &str) -> AuthResult<()> {
     if name.chars().count() > 128 {
         return Err(bad("user name", "at most 128 characters"));
-    }
-    if name.trim() != name {
-        return Err(bad(
-            &format!("user name {name:?}"),
-            "must not start or end with spaces",
-        ));
     }
     if name.contains(':') {
         return Err(bad(
             &format!("user name {name:?}"),
             "must not contain ':' (HTTP Basic authentication splits on it)",
         ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(bad("user name", "must not contain control characters"));
     }
     Ok(())
 }
@@ -91,32 +102,56 @@ pub fn text(kind: &str, value: &str, max: usize) -> AuthResult<()> {
 mod tests {
     use super::*;
 
+    fn refusal(kind: NameKind, raw: &str) -> String {
+        canonical_name(kind, raw).unwrap_err().to_string()
+    }
+
     #[test]
     fn names_from_the_seeds_are_accepted() {
         for d in ["local", "Local", "sdn", "marketingUsers"] {
-            domain(d).unwrap();
+            assert_eq!(canonical_name(NameKind::Domain, d).unwrap(), d);
         }
         for r in ["admin", "_member_", "read_only", "sdn-admin"] {
-            role(r).unwrap();
+            assert_eq!(canonical_name(NameKind::Role, r).unwrap(), r);
         }
         for c in ["simplivity", "my-client", "client-id"] {
-            client_id(c).unwrap();
+            assert_eq!(canonical_name(NameKind::Client, c).unwrap(), c);
         }
-        for u in ["root", "svtcli", "user1", "admin@example.com", "Jane Doe"] {
-            user(u).unwrap();
+        for u in ["root", "svtcli", "user1", "admin@example.com", "Jane Doe", "José"] {
+            assert_eq!(canonical_name(NameKind::User, u).unwrap(), u);
         }
     }
 
     #[test]
+    fn names_are_stored_in_one_form() {
+        assert_eq!(
+            canonical_name(NameKind::User, "Jose\u{301}").unwrap(),
+            "Jos\u{e9}"
+        );
+        assert_eq!(canonical_name(NameKind::User, "ＡＤＭＩＮ").unwrap(), "ADMIN");
+        assert_eq!(canonical_name(NameKind::Domain, "ｓｄｎ").unwrap(), "sdn");
+        assert_eq!(lookup_key(NameKind::User, "JOSE\u{301}").unwrap(), "jos\u{e9}");
+    }
+
+    #[test]
     fn bad_names_say_what_to_fix() {
-        assert!(user("a:b").unwrap_err().to_string().contains("':'"));
-        assert!(user(" bob").unwrap_err().to_string().contains("spaces"));
-        assert!(user("").unwrap_err().to_string().contains("empty"));
-        assert!(domain("my domain")
-            .unwrap_err()
-            .to_string()
-            .contains("letters, digits"));
-        assert!(role(&"r".repeat(65)).unwrap_err().to_string().contains("64"));
+        assert!(refusal(NameKind::User, "a:b").contains("':'"));
+        assert!(refusal(NameKind::User, " bob").contains("space"));
+        assert!(refusal(NameKind::User, "").contains("empty"));
+        assert!(refusal(NameKind::User, &"u".repeat(129)).contains("128"));
+        assert!(refusal(NameKind::Domain, "my domain").contains("letters, digits"));
+        assert!(refusal(NameKind::Domain, "dömain").contains("letters, digits"));
+        assert!(refusal(NameKind::Role, &"r".repeat(65)).contains("64"));
         assert!(text("description", "a\nb", 100).is_err());
+        let m = refusal(NameKind::User, "admin\u{200b}");
+        assert!(m.contains("U+200B (ZERO WIDTH SPACE)"), "{m}");
+        let m = lookup_key(NameKind::User, "admin\u{202e}")
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("U+202E (RIGHT-TO-LEFT OVERRIDE)"), "{m}");
+        assert!(matches!(
+            canonical_name(NameKind::Client, "c\u{7}"),
+            Err(AuthError::InvalidInput(_))
+        ));
     }
 }

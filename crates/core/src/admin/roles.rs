@@ -27,12 +27,12 @@ impl Core {
     }
 
     pub async fn role_add(&self, actor: &Actor, name: &str, description: &str) -> AuthResult<Role> {
-        names::role(name)?;
+        let name = names::canonical_name(names::NameKind::Role, name)?;
         names::text("description", description, 1024)?;
         let now = self.now();
         let r = Role {
             id: RoleId::from_bytes(random::id_bytes()),
-            name: name.to_owned(),
+            name,
             description: description.to_owned(),
             enabled: true,
             builtin: false,

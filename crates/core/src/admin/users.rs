@@ -39,6 +39,7 @@ pub struct CreatedUser {
 
 /// A role as listings show it: its name and where it applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleView {
     pub name: String,
     /// `system`, or the name of the domain it applies in.
@@ -47,13 +48,16 @@ pub struct RoleView {
 
 /// A user as listings show it (never the password hash).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = User))]
 pub struct UserView {
     pub id: UserId,
     pub name: String,
+    /// The domain's name.
     pub domain: String,
     pub common_name: Option<String>,
     pub distinguished_name: Option<String>,
     pub enabled: bool,
+    /// May use only the emergency grant.
     pub emergency: bool,
     /// Set while a lockout is in force.
     pub locked_until: Option<Timestamp>,
@@ -74,7 +78,7 @@ impl Core {
     }
 
     pub async fn user_add(&self, actor: &Actor, new: NewUser) -> AuthResult<CreatedUser> {
-        names::user(&new.name)?;
+        let name = names::canonical_name(names::NameKind::User, &new.name)?;
         if let Some(cn) = &new.common_name {
             names::text("common name", cn, 256)?;
         }
@@ -99,7 +103,7 @@ impl Core {
         let user = User {
             id: UserId::from_bytes(random::id_bytes()),
             domain_id: domain.id.clone(),
-            name: new.name,
+            name,
             common_name: new.common_name,
             distinguished_name: new.distinguished_name,
             password_hash: Some(hash),

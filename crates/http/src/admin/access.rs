@@ -56,7 +56,6 @@ async fn clients_list(
 /// A page of clients, and where the next page starts (`null` on the last).
 #[derive(Serialize, utoipa::ToSchema)]
 struct ClientPage {
-    #[schema(value_type = Vec<crate::schema::records::ClientView>)]
     clients: Vec<ClientView>,
     next_offset: Option<usize>,
 }
@@ -135,7 +134,6 @@ async fn clients_create(
 /// shown this once.
 #[derive(Serialize, utoipa::ToSchema)]
 struct ClientCreated<'a> {
-    #[schema(value_type = String)]
     id: &'a ClientId,
     /// A public client has no secret.
     public: bool,
@@ -221,10 +219,8 @@ async fn sessions_list(
 /// A page of live sessions.
 #[derive(Serialize, utoipa::ToSchema)]
 struct SessionPage {
-    #[schema(value_type = Vec<crate::schema::records::SessionView>)]
     sessions: Vec<SessionView>,
     /// Pass as `after` for the next page (`null` on the last).
-    #[schema(value_type = Option<String>)]
     next_after: Option<SessionId>,
 }
 
@@ -325,7 +321,7 @@ struct AuditListQuery {
     /// not a filter by itself.
     domain: Option<String>,
     /// Only events of this kind.
-    #[param(value_type = Option<crate::schema::AuditKindName>)]
+    #[param(value_type = Option<AuditKind>)]
     kind: Option<String>,
     /// From this time: milliseconds since the epoch or RFC 3339.
     since: Option<String>,
@@ -402,7 +398,6 @@ async fn audit_list(
 /// A page of audit events, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
 struct AuditPage {
-    #[schema(value_type = Vec<crate::schema::records::AuditEvent>)]
     events: Vec<AuditEvent>,
     /// Pass as `before` for the next page (`null` on the last).
     next_before: Option<i64>,

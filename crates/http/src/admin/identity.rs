@@ -52,7 +52,6 @@ async fn domains_list(
 /// A page of domains, and where the next page starts (`null` on the last).
 #[derive(Serialize, utoipa::ToSchema)]
 struct DomainPage {
-    #[schema(value_type = Vec<crate::schema::records::Domain>)]
     domains: Vec<Domain>,
     next_offset: Option<usize>,
 }
@@ -72,7 +71,7 @@ struct NamedCreate {
     summary = "Create a local domain",
     request_body = NamedCreate,
     responses(
-        (status = 201, description = "Created", body = crate::schema::records::Domain),
+        (status = 201, description = "Created", body = Domain),
         (status = 400, description = "Bad body or name", body = ErrorBody),
         (status = 409, description = "The domain exists", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -105,7 +104,7 @@ struct Enable {
     params(("name" = String, Path, description = "The domain's name")),
     request_body = Enable,
     responses(
-        (status = 200, description = "Updated", body = crate::schema::records::Domain),
+        (status = 200, description = "Updated", body = Domain),
         (status = 400, description = "Bad body, or disabling the default domain", body = ErrorBody),
         (status = 404, description = "No such domain", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -146,7 +145,6 @@ async fn roles_list(State(state): State<AppState>, _admin: AdminCaller) -> Resul
 /// Every role.
 #[derive(Serialize, utoipa::ToSchema)]
 struct RoleList {
-    #[schema(value_type = Vec<crate::schema::records::Role>)]
     roles: Vec<Role>,
 }
 
@@ -157,7 +155,7 @@ struct RoleList {
     summary = "Create a role",
     request_body = NamedCreate,
     responses(
-        (status = 201, description = "Created", body = crate::schema::records::Role),
+        (status = 201, description = "Created", body = Role),
         (status = 400, description = "Bad body or name", body = ErrorBody),
         (status = 409, description = "The role exists", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),

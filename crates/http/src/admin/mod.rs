@@ -68,3 +68,160 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(identity::routes())
         .merge(access::routes())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The records the admin API sends are model and core types whose
+    //! schemas utoipa derives from the same fields serde writes; this
+    //! checks that the two read the serde attributes (`flatten`,
+    //! `skip_serializing`) alike, so `/openapi.json` names exactly the keys
+    //! on the wire.
+
+    use serde::Serialize;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+    use tessera_core::admin::{ClientView, RoleView, UserView};
+    use tessera_core::session_admin::SessionView;
+    use tessera_model as m;
+    use utoipa::OpenApi;
+
+    fn document() -> Value {
+        let (_, doc) = utoipa_axum::router::OpenApiRouter::<crate::AppState>::with_openapi(
+            crate::openapi::ApiDoc::openapi(),
+        )
+        .merge(super::routes())
+        .split_for_parts();
+        serde_json::to_value(doc).unwrap()
+    }
+
+    /// The properties a schema names, through `$ref` and `allOf`.
+    fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
+        if let Some(name) = schema["$ref"].as_str() {
+            let name = name.trim_start_matches("#/components/schemas/");
+            return properties(doc, &doc["components"]["schemas"][name]);
+        }
+        let mut out: BTreeSet<String> = schema["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            out.extend(properties(doc, part));
+        }
+        out
+    }
+
+    fn keys<T: Serialize>(value: &T) -> BTreeSet<String> {
+        match serde_json::to_value(value).unwrap() {
+            Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+    const T0: m::Timestamp = m::Timestamp(0);
+
+    #[test]
+    fn the_documented_records_have_the_keys_serde_writes() {
+        let doc = document();
+        let check = |component: &str, written: BTreeSet<String>| {
+            let schema = &doc["components"]["schemas"][component];
+            assert!(schema.is_object(), "{component} is not in the document");
+            assert_eq!(properties(&doc, schema), written, "{component}");
+        };
+        check(
+            "Domain",
+            keys(&m::Domain {
+                id: m::DomainId::from_trusted(ID.into()),
+                name: "local".into(),
+                description: String::new(),
+                source: m::IdentitySource::Local,
+                enabled: true,
+                created_at: T0,
+                updated_at: T0,
+            }),
+        );
+        check(
+            "Role",
+            keys(&m::Role {
+                id: m::RoleId::from_trusted(ID.into()),
+                name: "admin".into(),
+                description: String::new(),
+                enabled: true,
+                builtin: true,
+                created_at: T0,
+            }),
+        );
+        let grant = RoleView {
+            name: "admin".into(),
+            scope: "system".into(),
+        };
+        check("RoleView", keys(&grant));
+        check(
+            "User",
+            keys(&UserView {
+                id: m::UserId::from_trusted(ID.into()),
+                name: "u".into(),
+                domain: "local".into(),
+                common_name: None,
+                distinguished_name: None,
+                enabled: true,
+                emergency: false,
+                locked_until: None,
+                roles: vec![grant],
+                created_at: T0,
+            }),
+        );
+        check(
+            "Client",
+            keys(&ClientView {
+                id: m::ClientId("c".into()),
+                public: true,
+                grants: vec![],
+                policy: None,
+                roles: vec![],
+                enabled: true,
+                created_at: T0,
+            }),
+        );
+        check(
+            "Session",
+            keys(&SessionView {
+                id: m::SessionId::from_trusted(ID.into()),
+                kind: "access",
+                format: "opaque",
+                user: None,
+                client_id: None,
+                door: "oauth2".into(),
+                policy: "oauth2".into(),
+                scope: "read write".into(),
+                created_at: T0,
+                last_used_at: T0,
+                expires_at: None,
+                revoked_at: None,
+                revoke_reason: None,
+            }),
+        );
+        check(
+            "AuditEvent",
+            keys(&m::AuditEvent {
+                id: 1,
+                event: m::NewAuditEvent {
+                    at: T0,
+                    kind: m::AuditKind::Logout,
+                    actor: None,
+                    subject: None,
+                    subject_name: None,
+                    domain: None,
+                    door: None,
+                    detail: String::new(),
+                },
+            }),
+        );
+        // The kinds the document lists are the ones the server takes.
+        let kinds: Vec<&str> = m::AuditKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            doc["components"]["schemas"]["AuditKind"]["enum"],
+            serde_json::json!(kinds)
+        );
+    }
+}

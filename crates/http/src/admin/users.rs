@@ -71,7 +71,6 @@ async fn users_list(
 /// A page of users, and where the next page starts (`null` on the last).
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserPage {
-    #[schema(value_type = Vec<crate::schema::records::UserView>)]
     users: Vec<UserView>,
     next_offset: Option<usize>,
 }
@@ -148,7 +147,6 @@ async fn users_create(
 /// shown this once.
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserCreated<'a> {
-    #[schema(value_type = String)]
     id: &'a UserId,
     name: &'a str,
     /// The domain's name.

@@ -4,7 +4,7 @@
 //! `DELETE /sdn/v2.0/auth` ends it; `GET /v1/roles` lists the roles.
 //! Refusals are Keystone's `{"error":{"code","title","message"}}`.
 
-use crate::doors::Door;
+use crate::doors::{undefined_policy, Door, DoorTable, DoorsConfig};
 use crate::error::{ApiError, Dialect, TokenRefusal};
 use crate::extract::AUTH_TOKEN_HEADER;
 use crate::identity::{AdminCaller, Caller};
@@ -25,14 +25,44 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
+/// `[doors.domain_login]`. Seed 002: JSON `/sdn/v2.0/auth`, `X-Auth-Token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Table {
+    pub enabled: bool,
+    pub policy: String,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            enabled: true,
+            policy: "domain-login".into(),
+        }
+    }
+}
+
+impl DoorTable for Table {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn problems(&self, config: &Config) -> Vec<String> {
+        undefined_policy(config, "doors.domain_login.policy", &self.policy)
+            .into_iter()
+            .collect()
+    }
+}
+
 /// The door (seed 002).
 pub struct DomainLogin;
 
 impl Door for DomainLogin {
     const NAME: &'static str = "domain-login";
+    type Table = Table;
 
-    fn enabled(config: &Config) -> bool {
-        config.doors.domain_login.enabled
+    fn table(doors: &DoorsConfig) -> &Table {
+        &doors.domain_login
     }
 
     fn routes() -> OpenApiRouter<AppState> {
@@ -249,7 +279,6 @@ async fn auth_post(State(state): State<AppState>, body: Bytes) -> Result<Respons
         password,
         domain,
     } = creds.login;
-    let config = state.core.config();
     let logged_in = state
         .core
         .login(LoginRequest {
@@ -258,7 +287,7 @@ async fn auth_post(State(state): State<AppState>, body: Bytes) -> Result<Respons
             username: &user,
             password,
             kind: LoginKind::Password,
-            policy: &config.doors.domain_login.policy,
+            policy: &state.doors.domain_login.policy,
             require_role: None,
             scope: None,
             client: None,

@@ -4,7 +4,7 @@
 //! login. Errors are `{"message": ...}`, and an expired token is told
 //! "Token is already expired".
 
-use crate::doors::Door;
+use crate::doors::{undefined_policy, Door, DoorTable, DoorsConfig};
 use crate::error::{ApiError, Dialect, TokenRefusal};
 use crate::extract::bearer;
 use crate::AppState;
@@ -24,14 +24,52 @@ use zeroize::Zeroizing;
 
 const BASE: &str = "/Spectre/api/rest/v1/Services/AuthenticationService";
 
+/// `[doors.envelope_login]`. Seed 004: JSON credential envelope, JWT
+/// bearer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Table {
+    pub enabled: bool,
+    pub policy: String,
+    /// Only holders of this role may log in here.
+    pub require_role: String,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            enabled: true,
+            policy: "envelope-login".into(),
+            require_role: "admin".into(),
+        }
+    }
+}
+
+impl DoorTable for Table {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn problems(&self, config: &Config) -> Vec<String> {
+        let mut problems: Vec<String> = undefined_policy(config, "doors.envelope_login.policy", &self.policy)
+            .into_iter()
+            .collect();
+        if self.require_role.trim().is_empty() {
+            problems.push("doors.envelope_login.require_role must name the role a login here needs".into());
+        }
+        problems
+    }
+}
+
 /// The door (seed 004).
 pub struct EnvelopeLogin;
 
 impl Door for EnvelopeLogin {
     const NAME: &'static str = "envelope-login";
+    type Table = Table;
 
-    fn enabled(config: &Config) -> bool {
-        config.doors.envelope_login.enabled
+    fn table(doors: &DoorsConfig) -> &Table {
+        &doors.envelope_login
     }
 
     fn routes() -> OpenApiRouter<AppState> {
@@ -46,7 +84,7 @@ impl Dialect for EnvelopeLogin {
     type Context = String;
 
     fn context(state: &AppState, _headers: &HeaderMap) -> String {
-        state.core.config().doors.envelope_login.require_role.clone()
+        state.doors.envelope_login.require_role.clone()
     }
 
     /// `{"message": ...}` in the seed's words.
@@ -169,7 +207,7 @@ async fn login_post(State(state): State<AppState>, body: Bytes) -> Result<Respon
         domain,
         password,
     } = envelope.api_user_credential;
-    let door = &state.core.config().doors.envelope_login;
+    let door = &state.doors.envelope_login;
     let logged_in = state
         .core
         .login(LoginRequest {

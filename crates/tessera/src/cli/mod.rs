@@ -20,7 +20,7 @@ use tessera_core::{Core, SystemClock};
 use tessera_model::config::Config;
 use zeroize::Zeroizing;
 
-use crate::config::{self, Overrides};
+use crate::config::{self, Overrides, Settings};
 
 /// Token authentication server and API gateway for REST management APIs.
 #[derive(Debug, Parser)]
@@ -140,8 +140,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init => serve::init(cli.config.as_deref(), &overrides).await,
         Command::Config(ConfigCommand::Check { file }) => {
             let file = file.or(cli.config);
-            let config = config::load(file.as_deref(), &overrides)?;
-            print!("{}", config::render(&config)?);
+            let settings = config::load(file.as_deref(), &overrides)?;
+            print!("{}", config::render(&settings)?);
             eprintln!("configuration OK");
             Ok(())
         }
@@ -162,8 +162,9 @@ async fn run(cli: Cli) -> Result<()> {
             finish(&core, client::run(&core, cmd).await).await
         }
         Command::Token(cmd) => {
-            let core = open(cli.config, &overrides).await?;
-            finish(&core, token::run(&core, cmd).await).await
+            let settings = config::load(cli.config.as_deref(), &overrides)?;
+            let core = prepare(&settings).await?;
+            finish(&core, token::run(&core, &settings.doors, cmd).await).await
         }
         Command::Keys(cmd) => {
             let core = open(cli.config, &overrides).await?;
@@ -185,19 +186,19 @@ async fn finish(core: &Core, outcome: Result<()>) -> Result<()> {
 /// Loads the configuration and opens the core on the real clock,
 /// bootstrapping an empty store first.
 async fn open(file: Option<PathBuf>, overrides: &Overrides) -> Result<Arc<Core>> {
-    let config = config::load(file.as_deref(), overrides)?;
-    prepare(Arc::new(config)).await
+    let settings = config::load(file.as_deref(), overrides)?;
+    prepare(&settings).await
 }
 
-pub(crate) async fn prepare(config: Arc<Config>) -> Result<Arc<Core>> {
-    let core = crate::runtime::open_core(config.clone(), Arc::new(SystemClock)).await?;
+pub(crate) async fn prepare(settings: &Settings) -> Result<Arc<Core>> {
+    let core = crate::runtime::open_core(settings, Arc::new(SystemClock)).await?;
     let admin_password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().map(Zeroizing::new);
     if let Some(done) = core.bootstrap(admin_password).await? {
         eprintln!(
             "initialised a new store: domain \"local\", roles admin, _member_, read_only, user \"admin\""
         );
         if let Some(pw) = done.generated_password {
-            show_generated_admin_password(&pw, &config)?;
+            show_generated_admin_password(&pw, &settings.config)?;
         }
     }
     Ok(core)

@@ -5,7 +5,6 @@ use crate::server;
 use anyhow::Result;
 use clap::Args;
 use std::path::Path;
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -16,9 +15,9 @@ pub struct ServeArgs {
 
 pub async fn run(file: Option<&Path>, mut overrides: Overrides, args: ServeArgs) -> Result<()> {
     overrides.listen = args.listen;
-    let config = Arc::new(config::load(file, &overrides)?);
-    let core = super::prepare(config.clone()).await?;
-    let running = server::start(core.clone(), None).await?;
+    let settings = config::load(file, &overrides)?;
+    let core = super::prepare(&settings).await?;
+    let running = server::start(core.clone(), settings.doors.clone(), None).await?;
     let url = running.base_url();
     tracing::info!(%url, store = core.backend(), "tessera listening");
     println!("tessera listening on {url}");
@@ -53,9 +52,10 @@ async fn shutdown_signal() {
 }
 
 pub async fn init(file: Option<&Path>, overrides: &Overrides) -> Result<()> {
-    let config = Arc::new(config::load(file, overrides)?);
-    let core = super::prepare(config.clone()).await?;
-    if crate::tls::server_config(&config)?.is_some()
+    let settings = config::load(file, overrides)?;
+    let core = super::prepare(&settings).await?;
+    let config = &settings.config;
+    if crate::tls::server_config(config)?.is_some()
         && config.server.tls == tessera_model::config::TlsMode::SelfSigned
     {
         let (cert, _) = crate::tls::self_signed_paths(&config.data_dir);

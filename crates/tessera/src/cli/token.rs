@@ -4,6 +4,7 @@ use super::output;
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use tessera_core::{Actor, Core};
+use tessera_http::doors::DoorsConfig;
 use tessera_model::SessionId;
 
 #[derive(Debug, Subcommand)]
@@ -38,7 +39,9 @@ pub enum KeysCommand {
     Rotate,
 }
 
-pub async fn run(core: &Core, cmd: TokenCommand) -> Result<()> {
+/// `doors` gives the policy of `token issue --proxy`: header-login's,
+/// the door whose proxy tokens these are (seed 001).
+pub async fn run(core: &Core, doors: &DoorsConfig, cmd: TokenCommand) -> Result<()> {
     let actor = Actor::Cli;
     match cmd {
         TokenCommand::Issue {
@@ -47,12 +50,7 @@ pub async fn run(core: &Core, cmd: TokenCommand) -> Result<()> {
             domain,
         } => {
             let issued = core
-                .issue_proxy_for(
-                    &actor,
-                    domain.as_deref(),
-                    &user,
-                    &core.config().doors.header_login.policy,
-                )
+                .issue_proxy_for(&actor, domain.as_deref(), &user, &doors.header_login.policy)
                 .await?;
             eprintln!(
                 "proxy token for {user:?} (session {}), shown once:",

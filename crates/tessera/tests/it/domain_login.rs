@@ -236,13 +236,10 @@ async fn the_service_token_is_accepted_and_every_node_must_share_it() {
         .unwrap()
         .replace(token, "a-different-service-token-xyz");
     std::fs::write(&server.config_path, text).unwrap();
-    let config = tessera::config::load(Some(&server.config_path), &Default::default()).unwrap();
-    let err = tessera::runtime::open_core(
-        std::sync::Arc::new(config),
-        std::sync::Arc::new(server.clock.clone()),
-    )
-    .await
-    .err()
-    .expect("a node with another service token must not start");
+    let settings = tessera::config::load(Some(&server.config_path), &Default::default()).unwrap();
+    let err = tessera::runtime::open_core(&settings, std::sync::Arc::new(server.clock.clone()))
+        .await
+        .err()
+        .expect("a node with another service token must not start");
     assert!(format!("{err:#}").contains("service token"), "{err:#}");
 }

@@ -235,6 +235,12 @@ fn config_check_prints_the_effective_configuration_with_secrets_redacted() {
     assert_eq!(hl["max_lifetime"].as_str(), Some("8h"));
     assert_eq!(hl["max_tokens_per_user"].as_integer(), Some(100));
     assert!(cfg["store"]["url"].as_str().unwrap().starts_with("sqlite://"));
+    // The doors' tables are printed with the rest.
+    assert_eq!(cfg["doors"]["oauth2"]["recent_auth"].as_str(), Some("5m"));
+    assert_eq!(
+        cfg["doors"]["envelope_login"]["require_role"].as_str(),
+        Some("admin")
+    );
 }
 
 #[test]
@@ -249,6 +255,14 @@ fn config_errors_name_the_key_to_fix() {
 
     std::fs::write(&file, "[doors.oauth2]\npolicy = \"missing\"\n").unwrap();
     run_cli(&file, dir.path(), &["config", "check"], None).fails_with("doors.oauth2.policy");
+
+    // The doors' tables are the doors' own, and checked as strictly.
+    std::fs::write(&file, "[doors.oauth2]\npolcy = \"oauth2\"\n").unwrap();
+    run_cli(&file, dir.path(), &["config", "check"], None).fails_with("polcy");
+    std::fs::write(&file, "[doors.basic_login]\nenabled = true\n").unwrap();
+    run_cli(&file, dir.path(), &["config", "check"], None).fails_with("basic_login");
+    std::fs::write(&file, "[doors.envelope_login]\nrequire_role = \"\"\n").unwrap();
+    run_cli(&file, dir.path(), &["config", "check"], None).fails_with("doors.envelope_login.require_role");
 
     run_cli(
         &dir.path().join("absent.toml"),

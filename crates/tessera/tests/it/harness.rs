@@ -6,6 +6,7 @@ use std::process::{Output, Stdio};
 use std::sync::Arc;
 use tessera::server::RunningServer;
 use tessera_core::{Core, ManualClock};
+use tessera_http::doors::DoorsConfig;
 use tessera_store::testing::{fresh_postgres_schema, postgres_test_url};
 use zeroize::Zeroizing;
 
@@ -101,14 +102,14 @@ impl TestServer {
 
     /// Starts (or restarts) the server on this configuration.
     pub async fn boot(mut self) -> TestServer {
-        let config = tessera::config::load(Some(&self.config_path), &Default::default()).unwrap();
-        let core = tessera::runtime::open_core(Arc::new(config), Arc::new(self.clock.clone()))
+        let settings = tessera::config::load(Some(&self.config_path), &Default::default()).unwrap();
+        let core = tessera::runtime::open_core(&settings, Arc::new(self.clock.clone()))
             .await
             .unwrap();
         core.bootstrap(Some(Zeroizing::new(ADMIN_PASSWORD.into())))
             .await
             .unwrap();
-        let running = tessera::server::start(core, None).await.unwrap();
+        let running = tessera::server::start(core, settings.doors, None).await.unwrap();
         self.client = client_for(&running, &self.data_dir());
         self.running = Some(running);
         self
@@ -132,6 +133,11 @@ impl TestServer {
         &self.running.as_ref().expect("server not running").core
     }
 
+    /// The `[doors]` tables the server runs with.
+    pub fn doors(&self) -> &Arc<DoorsConfig> {
+        &self.running.as_ref().expect("server not running").doors
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!(
             "{}{path}",
@@ -142,11 +148,11 @@ impl TestServer {
     /// Another node on the same configuration and store (a cluster of two),
     /// sharing this server's clock.
     pub async fn peer(&self) -> Node {
-        let config = tessera::config::load(Some(&self.config_path), &Default::default()).unwrap();
-        let core = tessera::runtime::open_core(Arc::new(config), Arc::new(self.clock.clone()))
+        let settings = tessera::config::load(Some(&self.config_path), &Default::default()).unwrap();
+        let core = tessera::runtime::open_core(&settings, Arc::new(self.clock.clone()))
             .await
             .unwrap();
-        let running = tessera::server::start(core, None).await.unwrap();
+        let running = tessera::server::start(core, settings.doors, None).await.unwrap();
         let client = client_for(&running, &self.data_dir());
         Node { running, client }
     }

@@ -8,18 +8,22 @@
 mod harness;
 
 mod admin;
+mod atomic;
 
 mod cli;
 mod cluster;
 mod domain_login;
+mod edges;
 mod envelope_login;
 mod foundation;
 mod gateway;
 mod guarantees;
 mod header_login;
 mod metrics;
+mod names;
 mod oauth2;
 mod oauth2_endpoints;
 mod openapi;
 mod proxies;
+mod staleness;
 mod upstream;

@@ -6,7 +6,7 @@
 
 mod wire;
 
-use crate::doors::Door;
+use crate::doors::{undefined_policy, Door, DoorTable, DoorsConfig};
 use crate::error::{ApiError, Dialect, TokenRefusal};
 use crate::extract::{basic, query_flag, query_params, wants_json, SDS_TOKEN};
 use crate::identity::CallerOrLogin;
@@ -16,6 +16,7 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use serde::{Deserialize, Serialize};
 use tessera_core::authn::LoginKind;
 use tessera_core::{LoginRequest, Logout, Subject};
 use tessera_model::config::Config;
@@ -28,14 +29,48 @@ use zeroize::Zeroizing;
 /// The header a proxy token comes back in.
 pub const PROXY_TOKEN: &str = "X-SDS-AUTH-PROXY-TOKEN";
 
+/// `[doors.header_login]`. Seed 001: Basic-auth `/login`,
+/// `X-SDS-AUTH-TOKEN`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Table {
+    pub enabled: bool,
+    pub policy: String,
+    /// Realm in `WWW-Authenticate: Basic realm="..."`.
+    pub realm: String,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            enabled: true,
+            policy: "header-login".into(),
+            realm: "Tessera".into(),
+        }
+    }
+}
+
+impl DoorTable for Table {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn problems(&self, config: &Config) -> Vec<String> {
+        undefined_policy(config, "doors.header_login.policy", &self.policy)
+            .into_iter()
+            .collect()
+    }
+}
+
 /// Seed 001's door.
 pub struct HeaderLogin;
 
 impl Door for HeaderLogin {
     const NAME: &'static str = "header-login";
+    type Table = Table;
 
-    fn enabled(config: &Config) -> bool {
-        config.doors.header_login.enabled
+    fn table(doors: &DoorsConfig) -> &Table {
+        &doors.header_login
     }
 
     fn routes() -> OpenApiRouter<AppState> {
@@ -57,7 +92,7 @@ impl Dialect for HeaderLogin {
     type Context = Cx;
 
     fn context(state: &AppState, headers: &HeaderMap) -> Cx {
-        let realm = state.core.config().doors.header_login.realm.replace('"', "'");
+        let realm = state.doors.header_login.realm.replace('"', "'");
         Cx {
             json: wants_json(headers),
             realm: HeaderValue::from_str(&format!("Basic realm=\"{realm}\""))
@@ -195,6 +230,7 @@ async fn login_get(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = query_params(uri.query());
+    let using_cookies = query_flag(&params, "using-cookies")?;
     let service = match params.iter().find(|(k, _)| k == "service") {
         Some((_, s)) => Some(same_origin(s, &headers).ok_or_else(|| {
             ApiError::bad_request(
@@ -213,7 +249,6 @@ async fn login_get(
         Some(Ok(c)) => c,
     };
     let (user, domain) = user_and_domain(&state, &creds.user).await;
-    let config = state.core.config();
     let logged_in = state
         .core
         .login(LoginRequest {
@@ -222,7 +257,7 @@ async fn login_get(
             username: user,
             password: Zeroizing::new(creds.password.to_string()),
             kind: LoginKind::Password,
-            policy: &config.doors.header_login.policy,
+            policy: &state.doors.header_login.policy,
             require_role: None,
             scope: None,
             client: None,
@@ -251,7 +286,7 @@ async fn login_get(
     if let Ok(v) = HeaderValue::from_str(token) {
         res.headers_mut().insert(SDS_TOKEN, v);
     }
-    if query_flag(&params, "using-cookies") {
+    if using_cookies {
         if let Some(cookie) = token_cookie(token, conn.is_some_and(|c| c.tls), false) {
             res.headers_mut().append(SET_COOKIE, cookie);
         }
@@ -289,10 +324,9 @@ async fn logout_get(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = query_params(uri.query());
-    let what = if query_flag(&params, "force") && matches!(who.subject, Subject::User { .. }) {
-        Logout::AllOfUser {
-            proxy_tokens: query_flag(&params, "proxytokens"),
-        }
+    let (force, proxy_tokens) = (query_flag(&params, "force")?, query_flag(&params, "proxytokens")?);
+    let what = if force && matches!(who.subject, Subject::User { .. }) {
+        Logout::AllOfUser { proxy_tokens }
     } else {
         Logout::ThisLogin
     };

@@ -30,7 +30,22 @@ pub async fn authenticate(
                     "client_id does not match the client in the Authorization header",
                 ));
             }
-            (creds.user, Some(creds.password))
+            // RFC 6749 §2.3.1: conforming clients form-encode both parts
+            // (Go's x/oauth2, AppAuth, openid-client); others send them raw.
+            let id = form_decoded(&creds.user).unwrap_or(creds.user);
+            let raw = creds.password;
+            if let Some(decoded) = form_decoded(&raw).filter(|d| d.as_str() != raw.as_str()) {
+                let decoded = Zeroizing::new(decoded);
+                match state.core.authenticate_client(&id, Some(&decoded)).await {
+                    Ok(client) => return Ok(client),
+                    Err(tessera_core::AuthError::OAuth {
+                        code: OAuthCode::InvalidClient,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(refusal(e)),
+                }
+            }
+            (id, Some(raw))
         }
         None => {
             let id = form.get("client_id").ok_or_else(|| {
@@ -50,4 +65,14 @@ pub async fn authenticate(
         .authenticate_client(&id, secret.as_ref().map(|s| s.as_str()))
         .await
         .map_err(refusal)
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value (`+` is a
+/// space); `None` when it does not decode to UTF-8.
+fn form_decoded(s: &str) -> Option<String> {
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }

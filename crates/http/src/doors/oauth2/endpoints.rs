@@ -98,7 +98,7 @@ pub async fn introspect_post(
 /// The URL clients reached this server at: the configured issuer, else
 /// scheme and `Host` of the request.
 fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<&ConnInfo>) -> String {
-    let configured = &state.core.config().doors.oauth2.issuer;
+    let configured = &state.doors.oauth2.issuer;
     if !configured.is_empty() {
         return configured.trim_end_matches('/').to_owned();
     }

@@ -8,15 +8,18 @@ mod endpoints;
 mod token;
 mod wire;
 
-use crate::doors::Door;
+use crate::doors::{undefined_policy, Door, DoorTable, DoorsConfig};
 use crate::error::{ApiError, Dialect};
 use crate::AppState;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::time::Duration;
 use tessera_core::OAuthCode;
 use tessera_model::config::Config;
+use tessera_model::duration;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use wire::{no_such, ErrorBody, INVALID_CREDENTIALS};
@@ -30,14 +33,61 @@ pub enum TokenPath {
     Api,
 }
 
+/// `[doors.oauth2]`. Seeds 000 and 003: `/oauth/token`, `/auth/oauth`,
+/// `/api/oauth/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Table {
+    pub enabled: bool,
+    /// Policy for `/oauth/token` and `/auth/oauth`.
+    pub policy: String,
+    /// Policy for `/api/oauth/token` (seed 000).
+    pub api_policy: String,
+    /// A password change with only a token needs a password login this recent.
+    #[serde(with = "duration::required")]
+    pub recent_auth: Duration,
+    /// `iss` of JWTs and of the RFC 8414 metadata; empty means the URL the
+    /// request came in on.
+    pub issuer: String,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            enabled: true,
+            policy: "oauth2".into(),
+            api_policy: "oauth2-api".into(),
+            recent_auth: Duration::from_secs(300),
+            issuer: String::new(),
+        }
+    }
+}
+
+impl DoorTable for Table {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn problems(&self, config: &Config) -> Vec<String> {
+        [
+            undefined_policy(config, "doors.oauth2.policy", &self.policy),
+            undefined_policy(config, "doors.oauth2.api_policy", &self.api_policy),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 /// Seeds 000 and 003's door.
 pub struct OAuth2;
 
 impl Door for OAuth2 {
     const NAME: &'static str = "oauth2";
+    type Table = Table;
 
-    fn enabled(config: &Config) -> bool {
-        config.doors.oauth2.enabled
+    fn table(doors: &DoorsConfig) -> &Table {
+        &doors.oauth2
     }
 
     fn routes() -> OpenApiRouter<AppState> {

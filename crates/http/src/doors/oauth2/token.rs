@@ -94,11 +94,11 @@ async fn token_post(
             ),
         ));
     }
-    let doors = &state.core.config().doors.oauth2;
+    let door = &state.doors.oauth2;
     let policy = match (&client.client.policy, path) {
         (Some(own), _) => own.as_str(),
-        (None, TokenPath::Standard) => doors.policy.as_str(),
-        (None, TokenPath::Api) => doors.api_policy.as_str(),
+        (None, TokenPath::Standard) => door.policy.as_str(),
+        (None, TokenPath::Api) => door.api_policy.as_str(),
     };
     let issued = match grant {
         Grant::Password => password_grant(state, &client, &form, policy, LoginKind::Password).await?,

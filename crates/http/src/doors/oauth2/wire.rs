@@ -131,8 +131,23 @@ pub fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
             "send the parameters as application/x-www-form-urlencoded (curl -d name=value)",
         ));
     }
-    Form::parse(body).map_err(invalid_request)
+    Form::parse(body, DEFINED).map_err(invalid_request)
 }
+
+/// The parameters the oauth2 endpoints define (RFC 6749 §4.3, §4.4, §6,
+/// RFC 7009 §2.1, RFC 7662 §2.1, seed 003's `realm`); any other is ignored.
+const DEFINED: &[&str] = &[
+    "grant_type",
+    "username",
+    "password",
+    "scope",
+    "realm",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+    "token",
+    "token_type_hint",
+];
 
 /// RFC 6749 §5.1's success body, plus seed 000's `updated_at`.
 #[derive(Serialize, ToSchema)]
@@ -209,6 +224,7 @@ pub fn refusal(e: AuthError) -> ApiError {
         | AuthError::TokenLimit { .. }
         | AuthError::Busy
         | AuthError::SourceUnavailable(_)
+        | AuthError::Stale { .. }
         | AuthError::Store(_)
         | AuthError::Internal(_)) => ApiError::from(e),
     }
