@@ -67,12 +67,17 @@ impl Core {
     ) -> AuthResult<Authenticated> {
         let domain_state = self.domain_state_named(login.domain).await?;
         let domain = &domain_state.domain;
+        // A name that matched no account may be a password typed into the
+        // user field: the trail gets a keyed tag of it, never the text.
         let fail = |reason: &str, subject: Option<String>| NewAuditEvent {
             at: self.now(),
             kind: AuditKind::LoginFailed,
             actor: None,
+            subject_name: Some(match subject {
+                Some(_) => login.username.to_owned(),
+                None => self.unknown_name_tag(login.username),
+            }),
             subject,
-            subject_name: Some(login.username.to_owned()),
             domain: Some(domain.name.clone()),
             door: Some(login.door.to_owned()),
             detail: reason.to_owned(),
@@ -273,5 +278,23 @@ impl Core {
                 ),
             })
             .await
+    }
+
+    /// How the audit trail names a login name that matched no account:
+    /// `unknown user #` and 16 hex digits of an HMAC-SHA256 of the name
+    /// under a key derived from the master key. The same name gets the
+    /// same tag on every node (attempts can be correlated), and nobody
+    /// without the master key can test a guess against it.
+    pub fn unknown_name_tag(&self, name: &str) -> String {
+        use hmac::Mac;
+        let key = self.master_key.subkey("tessera unknown user names v1");
+        let tag = match hmac::Hmac::<sha2::Sha256>::new_from_slice(&key[..]) {
+            Ok(mut mac) => {
+                mac.update(name.as_bytes());
+                hex::encode(&mac.finalize().into_bytes()[..8])
+            }
+            Err(_) => "?".repeat(16),
+        };
+        format!("unknown user #{tag}")
     }
 }

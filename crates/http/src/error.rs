@@ -363,12 +363,24 @@ pub async fn in_dialect<D: Dialect>(
 ) -> Response {
     let cx = D::context(&state, req.headers());
     let res = next.run(req).await;
-    match res.extensions().get::<ApiError>() {
-        None => res,
-        Some(e) => {
-            let e = e.clone();
-            let challenge = D::challenge(&e, &cx).or_else(|| Some(e.bearer_challenge()));
-            finish(D::render(&e, &cx), e, challenge)
+    let limit = state.core.config().server.max_body_bytes;
+    let (e, allow) = match res.extensions().get::<ApiError>() {
+        Some(e) => (e.clone(), None),
+        None => match crate::limits::adopt(&res, limit) {
+            Some(adopted) => adopted,
+            None => return res,
+        },
+    };
+    let keep = res.headers().get(axum::http::header::CONNECTION).cloned();
+    let challenge = D::challenge(&e, &cx).or_else(|| Some(e.bearer_challenge()));
+    let mut out = finish(D::render(&e, &cx), e, challenge);
+    for (name, value) in [
+        (axum::http::header::ALLOW, allow),
+        (axum::http::header::CONNECTION, keep),
+    ] {
+        if let Some(v) = value {
+            out.headers_mut().insert(name, v);
         }
     }
+    out
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod identity;
+pub mod limits;
 pub mod openapi;
 pub mod ops;
 
@@ -22,7 +23,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tessera_core::Core;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -76,6 +76,12 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(authz::routes())
         .merge(admin::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_limit,
+        ))
+        // Each door limits bodies inside its own dialect (doors::mount).
         .merge(doors::routes(&state));
     let (router, document) = router.split_for_parts();
     // Tessera's own endpoints read small bodies and answer quickly; the
@@ -87,8 +93,7 @@ pub fn app(state: AppState) -> Router {
     // unless a route says otherwise (the JWKS). One layer, so no handler
     // can forget it.
     let own = router
-        .layer(axum::middleware::map_response(no_store))
-        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_response_with_state(limit, no_store))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -101,7 +106,12 @@ pub fn app(state: AppState) -> Router {
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` unless the route chose
 /// its own caching.
-async fn no_store(mut res: axum::response::Response) -> axum::response::Response {
+/// Also gives the framework's own plain refusals (413, 405) Tessera's JSON.
+async fn no_store(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    res: axum::response::Response,
+) -> axum::response::Response {
+    let mut res = limits::adopted(res, limit);
     let headers = res.headers_mut();
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -77,10 +77,17 @@ fn mount<D: Door>(router: OpenApiRouter<AppState>, state: &AppState) -> OpenApiR
     if !D::table(&state.doors).enabled() {
         return router;
     }
-    let door = D::routes().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        in_dialect::<D>,
-    ));
+    let limit = state.core.config().server.max_body_bytes;
+    let door = D::routes()
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::body_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            in_dialect::<D>,
+        ));
     router.merge(door)
 }
 

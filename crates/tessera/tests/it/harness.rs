@@ -324,6 +324,63 @@ impl CliOutput {
     }
 }
 
+/// A second node as its own process: the real `tessera serve` on this
+/// server's configuration and store (its own clock: the real one).
+pub struct ProcessNode {
+    child: tokio::process::Child,
+    base: String,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Starts `tessera serve` on this configuration, on a free port.
+    pub async fn process_peer(&self) -> ProcessNode {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.arg("--config")
+            .arg(&self.config_path)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for var in tessera::config::NAMED_ENV {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("tessera listening on ") {
+                    return url.trim().trim_end_matches('/').to_owned();
+                }
+            }
+            panic!("tessera serve ended without listening");
+        })
+        .await
+        .expect("tessera serve did not start within 30 s");
+        // Keep reading its output so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let client = match &self.running {
+            Some(r) => client_for(r, &self.data_dir()),
+            None => reqwest::Client::new(),
+        };
+        ProcessNode { child, base, client }
+    }
+}
+
+impl ProcessNode {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
 /// Runs `tessera --config FILE ARGS...` in `cwd` with a clean environment.
 pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
     use std::io::Write;
