@@ -40,16 +40,8 @@ impl Core {
         let now = self.now();
         match current {
             Some(current) => {
-                let fresh = self
-                    .store
-                    .find_user(&user.user.id)
-                    .await?
-                    .ok_or(AuthError::Revoked)?;
-                if !self.passwords.verify(current, fresh.password_hash).await? {
-                    self.note_wrong_password(&user.user, &domain.domain.name, "account")
-                        .await?;
-                    return Err(AuthError::Forbidden("the current password is wrong".into()));
-                }
+                self.check_current_password(&user.user, &domain.domain.name, "account", current)
+                    .await?;
             }
             None => {
                 let recent = recent_auth;

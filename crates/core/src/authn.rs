@@ -208,51 +208,86 @@ impl Core {
         })
     }
 
-    /// Records a wrong password given outside a login (the current
-    /// password of a password change): audited and counted like one.
-    pub(crate) async fn note_wrong_password(
+    /// Checks the current password given outside a login (a password
+    /// change), under the same admission as a login: counted before the
+    /// hash, so a stolen token cannot guess it past the lockout; and the
+    /// account re-read after it.
+    ///
+    /// Errors: [`AuthError::Forbidden`] for a wrong password, a locked or
+    /// disabled account, or attempts used up; the store's.
+    pub(crate) async fn check_current_password(
         &self,
         user: &tessera_model::User,
         domain: &str,
         door: &str,
+        password: Zeroizing<String>,
     ) -> AuthResult<()> {
-        self.count_failure(&user.id, &user.name, domain, door).await?;
-        self.audit
-            .record(NewAuditEvent {
-                at: self.now(),
-                kind: AuditKind::LoginFailed,
-                actor: None,
-                subject: Some(user.id.to_string()),
-                subject_name: Some(user.name.clone()),
-                domain: Some(domain.to_owned()),
-                door: Some(door.to_owned()),
-                detail: "wrong current password".into(),
-            })
-            .await
-    }
-
-    /// Counts a wrong password given outside a login.
-    async fn count_failure(
-        &self,
-        id: &tessera_model::UserId,
-        name: &str,
-        domain: &str,
-        door: &str,
-    ) -> AuthResult<()> {
+        let event = |detail: &str| NewAuditEvent {
+            at: self.now(),
+            kind: AuditKind::LoginFailed,
+            actor: None,
+            subject: Some(user.id.to_string()),
+            subject_name: Some(user.name.clone()),
+            domain: Some(domain.to_owned()),
+            door: Some(door.to_owned()),
+            detail: detail.to_owned(),
+        };
         let lock = &self.config.lockout;
+        let admitted = self
+            .store
+            .admit_login_attempt(&user.id, self.now(), lock.window, lock.max_failed_logins)
+            .await?;
+        if admitted == Admission::Refused {
+            self.passwords.verify(password, None).await?;
+            self.audit
+                .record(event("account locked, or its attempts used up for now"))
+                .await?;
+            return Err(AuthError::Forbidden(
+                "the account is locked for now after too many wrong passwords; retry later".into(),
+            ));
+        }
+        let Some(current) = self.store.find_user(&user.id).await? else {
+            return Err(AuthError::Revoked);
+        };
+        let hash = current.password_hash.clone();
+        let right = self.passwords.verify(password, hash.clone()).await?;
+        let now = self.now();
         let locked = self
             .store
-            .record_failed_login(id, self.now(), lock.window, lock.max_failed_logins, lock.duration)
+            .settle_login_attempt(
+                &user.id,
+                right,
+                now,
+                lock.window,
+                lock.max_failed_logins,
+                lock.duration,
+            )
             .await?;
         if let Some(until) = locked {
-            self.note_lockout(id, name, domain, door, until).await?;
+            self.note_lockout(&user.id, &user.name, domain, door, until)
+                .await?;
+        }
+        if !right {
+            self.audit.record(event("wrong current password")).await?;
+            return Err(AuthError::Forbidden("the current password is wrong".into()));
+        }
+        let Some(after) = self.store.find_user(&user.id).await? else {
+            return Err(AuthError::Revoked);
+        };
+        if after.password_hash != hash || after.is_locked(self.now()) || !after.enabled {
+            self.audit
+                .record(event("account changed during the check"))
+                .await?;
+            return Err(AuthError::Forbidden(
+                "the account was locked, disabled or changed meanwhile; log in again".into(),
+            ));
         }
         Ok(())
     }
 
     /// A lockout just started: counted, the user's cached state dropped
     /// (its tokens are refused at once, seed 004) and audited.
-    async fn note_lockout(
+    pub(crate) async fn note_lockout(
         &self,
         id: &tessera_model::UserId,
         name: &str,

@@ -118,18 +118,20 @@ async fn flusher(core: Arc<Core>, stopped: watch::Receiver<bool>) {
 async fn follower(
     core: Arc<Core>,
     wake: Arc<Notify>,
-    mut cursor: i64,
+    cursor: i64,
     mut stopped: watch::Receiver<bool>,
     listener: JoinHandle<()>,
 ) {
     let mut last_ok = Instant::now();
+    let mut log = LogCursor::new(cursor);
     loop {
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(POLL_EVERY) => {}
             _ = stopped.changed() => { listener.abort(); return; }
         }
-        match core.store.invalidations_after(cursor, 1000).await {
+        core.freshness.attempting();
+        match core.store.invalidations_after(log.from(), 1000).await {
             Ok(batch) => {
                 if last_ok.elapsed() > LOST_TRACK_AFTER {
                     tracing::warn!(
@@ -138,10 +140,13 @@ async fn follower(
                     core.cache.clear();
                 }
                 last_ok = Instant::now();
-                core.freshness.heard();
                 let full = batch.len() == 1000;
+                let mut new = 0;
                 for (id, inv) in batch {
-                    cursor = cursor.max(id);
+                    if !log.take(id) {
+                        continue;
+                    }
+                    new += 1;
                     core.cache.apply(&inv);
                     if inv == Invalidation::Keys {
                         if let Err(e) = core.keys.reload(core.now()).await {
@@ -149,8 +154,12 @@ async fn follower(
                         }
                     }
                 }
-                if full {
+                log.advance(Instant::now());
+                if full && new > 0 {
                     wake.notify_one();
+                } else {
+                    // Caught up with everything committed: the cache is current.
+                    core.freshness.heard();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reading the invalidation log failed; will retry"),
@@ -188,5 +197,112 @@ async fn sweeper(core: Arc<Core>, stopped: watch::Receiver<bool>) {
         {
             tracing::warn!(error = %e, "purging the invalidation log failed");
         }
+    }
+}
+
+/// How long an id missing from the invalidation log is waited for. On
+/// PostgreSQL ids come from a sequence, taken at insert and visible at
+/// commit: a transaction holding id N may commit after N+1 was read. A gap
+/// older than this is a rolled-back insert (ids are never reused).
+const GAP_GRACE: Duration = Duration::from_secs(30);
+/// At most this many ids applied past an open gap (well under a read's
+/// 1000), so the reads that wait for the gap still reach new ids.
+const MAX_AHEAD: usize = 500;
+
+/// Where the follower reads the invalidation log from: the highest id
+/// below which every id was seen or given up on, plus what was applied
+/// past it and the gaps still waited for.
+struct LogCursor {
+    /// Every id up to here has been applied (or waited for long enough).
+    done: i64,
+    /// Ids past `done` already applied (read again while a gap is open).
+    applied: std::collections::BTreeSet<i64>,
+    /// Ids past `done` not seen yet, and since when they are missing.
+    gaps: std::collections::BTreeMap<i64, Instant>,
+}
+
+impl LogCursor {
+    fn new(done: i64) -> Self {
+        LogCursor {
+            done,
+            applied: Default::default(),
+            gaps: Default::default(),
+        }
+    }
+
+    /// Where the next read starts (exclusive).
+    fn from(&self) -> i64 {
+        self.done
+    }
+
+    /// Whether `id` is new (to be applied); remembers it either way.
+    fn take(&mut self, id: i64) -> bool {
+        if id <= self.done {
+            return false;
+        }
+        self.gaps.remove(&id);
+        self.applied.insert(id)
+    }
+
+    /// Notes the ids missing below the highest applied one, and moves
+    /// `done` past every id seen and every gap waited on long enough.
+    fn advance(&mut self, now: Instant) {
+        let Some(&top) = self.applied.iter().next_back() else {
+            return;
+        };
+        let mut id = self.done + 1;
+        while id < top {
+            if !self.applied.contains(&id) {
+                self.gaps.entry(id).or_insert(now);
+            }
+            id += 1;
+        }
+        loop {
+            let next = self.done + 1;
+            if self.applied.remove(&next) {
+                self.done = next;
+                continue;
+            }
+            // So much applied behind a gap that re-reading it all would
+            // fill every read: give the gap up.
+            if self.applied.len() > MAX_AHEAD {
+                self.gaps.remove(&next);
+                self.done = next;
+                continue;
+            }
+            match self.gaps.get(&next) {
+                Some(since) if now.duration_since(*since) > GAP_GRACE => {
+                    self.gaps.remove(&next);
+                    self.done = next;
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_committed_late_is_still_applied_and_a_stale_gap_is_given_up() {
+        let t0 = Instant::now();
+        let mut log = LogCursor::new(10);
+        // 11 is not visible yet; 12 is.
+        assert!(log.take(12));
+        log.advance(t0);
+        assert_eq!(log.from(), 10, "the read keeps starting before the gap");
+        // 12 is read again: not applied twice; then 11 commits.
+        assert!(!log.take(12));
+        assert!(log.take(11));
+        log.advance(t0);
+        assert_eq!(log.from(), 12);
+        // 13 never commits (rolled back): given up after the grace.
+        assert!(log.take(14));
+        log.advance(t0);
+        assert_eq!(log.from(), 12);
+        log.advance(t0 + GAP_GRACE + Duration::from_secs(1));
+        assert_eq!(log.from(), 14);
     }
 }

@@ -98,7 +98,6 @@ pub enum Refused {
     Unknown,
     Revoked,
     Expired,
-    Idle,
 }
 
 /// At most this many refused tokens are remembered (about 50 bytes each:

@@ -125,7 +125,17 @@ impl Core {
         match self.writer.submit(job).await? {
             WriteOutcome::Rotate(RotateOutcome::Rotated) => {}
             WriteOutcome::Rotate(RotateOutcome::AlreadyUsed) => {
-                // Another use of the same token won the race: that is a replay.
+                // Either the login ended meanwhile (a logout racing this
+                // refresh), or another use of the same token won the race:
+                // only the second is a replay.
+                let ended = self
+                    .store
+                    .find_session(&stored.id)
+                    .await?
+                    .is_none_or(|s| s.revoked_at.is_some());
+                if ended {
+                    return Err(invalid("the refresh token has been revoked"));
+                }
                 self.refresh_replayed(&stored, now).await?;
                 return Err(invalid(REPLAYED));
             }

@@ -18,6 +18,8 @@ pub struct Freshness {
     /// Milliseconds after `origin` of the last successful read of the
     /// invalidation log.
     heard: AtomicU64,
+    /// Milliseconds after `origin` when the last read of the log began.
+    attempted: AtomicU64,
     /// Set by [`Freshness::review`] once `heard` is older than `max`.
     stale: AtomicBool,
 }
@@ -29,19 +31,27 @@ impl Freshness {
             max,
             origin: Instant::now(),
             heard: AtomicU64::new(0),
+            attempted: AtomicU64::new(0),
             stale: AtomicBool::new(false),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn since_heard(&self) -> Duration {
-        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(now.saturating_sub(self.heard.load(Ordering::Acquire)))
+        Duration::from_millis(self.now_ms().saturating_sub(self.heard.load(Ordering::Acquire)))
+    }
+
+    /// A read of the invalidation log begins.
+    pub fn attempting(&self) {
+        self.attempted.store(self.now_ms(), Ordering::Release);
     }
 
     /// The invalidation log was just read: the cache is current again.
     pub fn heard(&self) {
-        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.heard.store(now, Ordering::Release);
+        self.heard.store(self.now_ms(), Ordering::Release);
         if self.stale.swap(false, Ordering::AcqRel) {
             tracing::info!("heard from the store again; cached tokens are trusted again");
         }
@@ -51,7 +61,10 @@ impl Freshness {
     /// second). Returns whether the node is stale.
     pub fn review(&self) -> bool {
         let silent = self.since_heard();
-        let stale = silent > self.max;
+        // Stale only while a read has been tried since the last success: a
+        // node that was merely paused (GC, SIGSTOP) has not failed to hear.
+        let tried = self.attempted.load(Ordering::Acquire) > self.heard.load(Ordering::Acquire);
+        let stale = tried && silent > self.max;
         if stale && !self.stale.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 silent_for_s = silent.as_secs(),
@@ -86,6 +99,10 @@ mod tests {
         assert!(!f.review());
         assert!(f.check().is_ok());
         std::thread::sleep(Duration::from_millis(40));
+        assert!(!f.review(), "no read was tried: a paused node is not stale");
+        f.attempting();
+        std::thread::sleep(Duration::from_millis(5));
+        f.attempting();
         assert!(f.review());
         assert!(matches!(f.check(), Err(AuthError::Stale { .. })));
         f.heard();

@@ -417,6 +417,9 @@ impl Core {
         if cached.last_used().plus(idle) > now {
             return Ok(cached);
         }
+        // Read before the store, so an invalidation that lands meanwhile
+        // keeps this fill out of the cache.
+        let generation = self.cache.generation();
         let fresh = self.store.find_session(&s.id).await?;
         let Some(fresh) = fresh.filter(|f| f.last_used_at.plus(idle) > now && f.revoked_at.is_none()) else {
             return Err(AuthError::Idle);
@@ -425,8 +428,7 @@ impl Core {
             last_used_at: fresh.last_used_at.max(cached.last_used()),
             ..fresh
         }));
-        self.cache
-            .put_session(hash, merged.clone(), self.cache.generation());
+        self.cache.put_session(hash, merged.clone(), generation);
         Ok(merged)
     }
 
@@ -755,18 +757,19 @@ fn refusal_error(why: Refused) -> AuthError {
         Refused::Unknown => AuthError::UnknownToken,
         Refused::Revoked => AuthError::Revoked,
         Refused::Expired => AuthError::Expired,
-        Refused::Idle => AuthError::Idle,
     }
 }
 
 /// Whether `e` refuses a token for good. A lock, a disabled user or
-/// domain can end, so those are never remembered.
+/// domain can end, and an idle refusal may rest on another node's idle
+/// clock not yet written, so those are never remembered.
 fn refused_for_good(e: &AuthError) -> Option<Refused> {
     match e {
         AuthError::UnknownToken => Some(Refused::Unknown),
         AuthError::Revoked => Some(Refused::Revoked),
         AuthError::Expired => Some(Refused::Expired),
-        AuthError::Idle => Some(Refused::Idle),
+        // Not `Idle`: another node may have used the token since, and its
+        // idle clock reaches the store only in batches.
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use tessera_core::policy::Decision;
+use tessera_core::policy::{CanonicalPath, Decision};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -109,8 +109,10 @@ async fn authz(State(state): State<AppState>, request: Request) -> Result<Respon
     let uri = original_uri
         .parse::<Uri>()
         .map_err(|_| ApiError::Forbidden("the original URI cannot be parsed".into()))?;
-    let path =
-        tessera_core::policy::canonical_path(uri.path()).map_err(|why| ApiError::Forbidden(why.into()))?;
+    // The canonical form the gateway would judge and forward: the one a
+    // servlet container behind the proxy serves for the raw path.
+    let path = CanonicalPath::parse(uri.path())
+        .map_err(|refused| ApiError::Forbidden(refused.to_string().into()))?;
     // No login redirect here: a proxy acts on 401 and 403 only.
     let who = optional_caller(&state, headers).await?;
     match state

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tessera_core::metrics::UpstreamFailure;
-use tessera_core::policy::Decision;
+use tessera_core::policy::{CanonicalPath, Decision};
 use tessera_model::config::GatewayConfig;
 use tokio::time::{Instant, Sleep};
 
@@ -300,7 +300,7 @@ async fn answer(
 /// The fallback of the router: everything that is not Tessera's own.
 pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let Some(gw) = state.gateway.clone() else {
-        return Err(crate::ops::not_found(req.uri()));
+        return Err(ApiError::NoRoute(req.uri().path().to_owned()));
     };
     let (mut parts, body) = req.into_parts();
     // A store fault is a 503 whatever the configuration: `unauthenticated`
@@ -308,14 +308,15 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
     let who = optional_caller(&state, &parts.headers)
         .await
         .map_err(|e| unauthenticated(&state, &parts.uri, e.into()))?;
-    // Rules see the decoded path; the upstream gets the path as sent, which
-    // `canonical_path` has made sure means the same thing.
-    let path = parts.uri.path().to_owned();
-    let canonical = tessera_core::policy::canonical_path(&path).map_err(ApiError::bad_request)?;
+    // One canonical path, judged here and sent upstream: whatever the
+    // upstream serves is what the rules allowed (`;` parameters, empty and
+    // dot segments already resolved as a servlet container would).
+    let path = CanonicalPath::parse(parts.uri.path())
+        .map_err(|refused| ApiError::bad_request(refused.to_string()))?;
     match state
         .core
         .rules()
-        .decide(parts.method.as_str(), &canonical, parts.uri.query(), who.as_ref())
+        .decide(parts.method.as_str(), &path, parts.uri.query(), who.as_ref())
     {
         Decision::Allow => {}
         Decision::Unauthenticated => {
@@ -324,9 +325,11 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
         Decision::Forbidden(why) => return Err(ApiError::Forbidden(why.into())),
         Decision::BadRequest(why) => return Err(ApiError::bad_request(why)),
     }
+    // The query goes as sent: the rules read only the emergency paging
+    // names in it, and compare those decoded.
     let target = match parts.uri.query() {
-        Some(q) => format!("{}{}{path}?{q}", gw.origin, gw.prefix),
-        None => format!("{}{}{path}", gw.origin, gw.prefix),
+        Some(q) => format!("{}{}{}?{q}", gw.origin, gw.prefix, path.encoded()),
+        None => format!("{}{}{}", gw.origin, gw.prefix, path.encoded()),
     };
     let target = target
         .parse::<Uri>()

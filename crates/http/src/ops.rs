@@ -5,7 +5,7 @@ use crate::error::{finish, ApiError, ErrorBody};
 use crate::identity::AdminCaller;
 use crate::{AppState, ConnInfo};
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, Uri};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -129,9 +129,4 @@ async fn metrics_get(State(state): State<AppState>, request: Request) -> Result<
         text,
     )
         .into_response())
-}
-
-/// The answer for a path no route serves (and no gateway forwards).
-pub fn not_found(uri: &Uri) -> ApiError {
-    ApiError::NoRoute(uri.path().to_owned())
 }

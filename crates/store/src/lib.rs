@@ -58,6 +58,10 @@ pub enum Store {
     },
 }
 
+/// The longest a write waits in the queue for SQLite's one writer
+/// connection (writes serialise there; the queue moves even when long).
+const SQLITE_WRITER_QUEUE: Duration = Duration::from_secs(30);
+
 /// How long the store may take (SPEC §6: never a 10 s hang).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -141,7 +145,7 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(timeouts.operation)
                 .pragma("temp_store", "memory")
                 // Checkpoints run beside the writer (`checkpoint`, called
                 // by the server's background work); the writer itself
@@ -153,7 +157,9 @@ impl Store {
                 .max_connections(1)
                 .min_connections(1)
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+                // Every write of the node queues for this one connection:
+                // under a storm the queue is long but moving.
+                .acquire_timeout(SQLITE_WRITER_QUEUE)
                 .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
@@ -161,13 +167,13 @@ impl Store {
             let reader = SqlitePoolOptions::new()
                 .max_connections(readers)
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(timeouts.acquire)
                 .connect_with(opts.clone().read_only(true))
                 .await?;
             let checkpointer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(SQLITE_WRITER_QUEUE)
                 .connect_with(opts)
                 .await?;
             Store::Sqlite {

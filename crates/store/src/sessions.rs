@@ -350,7 +350,10 @@ impl Store {
 
     /// Revokes the live sessions matching `filter` (which reads `args` as
     /// `$3`, `$4`, ...) and records the invalidations `invs` derives from
-    /// them, in one transaction.
+    /// them, in one transaction. The UPDATE runs twice: on PostgreSQL each
+    /// statement sees the data committed when it starts, so a rotation that
+    /// committed while the first one waited for its row lock (a refresh
+    /// racing a logout) has its new access token revoked by the second.
     async fn revoke_where(
         &self,
         filter: &str,
@@ -370,7 +373,13 @@ impl Store {
                 for arg in args {
                     query = query.bind(*arg);
                 }
-                let rows: Vec<RevokedRow> = query.fetch_all(&mut *tx).await?;
+                let mut rows: Vec<RevokedRow> = query.fetch_all(&mut *tx).await?;
+                let mut again = sqlx::query_as(&sql).bind(now.0).bind(reason);
+                for arg in args {
+                    again = again.bind(*arg);
+                }
+                let more: Vec<RevokedRow> = again.fetch_all(&mut *tx).await?;
+                rows.extend(more);
                 let done = revoked(rows);
                 if !done.is_empty() {
                     for inv in invs(&done) {

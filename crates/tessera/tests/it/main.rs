@@ -23,6 +23,7 @@ mod metrics;
 mod names;
 mod oauth2;
 mod oauth2_endpoints;
+mod paths;
 mod openapi;
 mod proxies;
 mod staleness;

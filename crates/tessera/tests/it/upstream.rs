@@ -1,6 +1,7 @@
 //! A real upstream API for gateway tests: plain HTTP on port 0. It echoes
 //! what reached it, serves seed 001's `/tenant`, streams big bodies both
-//! ways, and can be made to hang (before its headers or mid-body).
+//! ways, and can be made to hang (before its headers or mid-body). It
+//! keeps the path of every request that reached it, as received.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request};
@@ -11,9 +12,11 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 pub struct Upstream {
     pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -77,19 +80,32 @@ async fn hang() -> &'static str {
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
         let app = Router::new()
             .route("/tenant", get(tenant))
             .route("/upload", post(upload))
             .route("/download", get(download))
             .route("/slow", any(hang))
             .route("/stall", get(stall))
-            .fallback(echo);
+            .fallback(echo)
+            .layer(axum::middleware::from_fn(
+                move |req: Request, next: axum::middleware::Next| {
+                    record.lock().unwrap().push(req.uri().path().to_owned());
+                    next.run(req)
+                },
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Upstream { addr, task }
+        Upstream { addr, seen, task }
+    }
+
+    /// The paths of the requests that reached it so far, as received.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
     }
 
     pub fn url(&self) -> String {
