@@ -533,3 +533,70 @@ async fn a_lock_racing_a_login_wins_on_every_node() {
         c.stop().await;
     }
 }
+
+/// A stolen token cannot guess the current password past the lockout: a
+/// password change's `current_password` is admitted like a login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_parallel_wrong_current_passwords_check_at_most_the_limit() {
+    for backend in backends() {
+        let server = TestServer::start_with(Options {
+            backend,
+            toml: "[lockout]\nmax_failed_logins = 5\n".into(),
+            ..Default::default()
+        })
+        .await;
+        server.add_client("app", None, &["password"], &[]).await;
+        server.add_user(None, "dave", "dave-password-1", &[], false).await;
+        let token = server
+            .grant("/oauth/token", "app", "password", "dave", "dave-password-1")
+            .await;
+        let mut tries = Vec::new();
+        for i in 0..40 {
+            let (client, url, token) = (
+                server.client.clone(),
+                server.url("/v1/users/me/password"),
+                token.clone(),
+            );
+            tries.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "password": "Taken-Over-123", "current_password": format!("wrong-{i}") }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        for t in tries {
+            assert_eq!(t.await.unwrap(), 403, "{backend:?}");
+        }
+        let failed = server
+            .core()
+            .audit_events(&tessera_core::admin::AuditFilter {
+                who: Some("dave".into()),
+                kind: Some(AuditKind::LoginFailed),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let checked = failed
+            .iter()
+            .filter(|e| e.event.detail == "wrong current password")
+            .count();
+        assert!(checked <= 5, "{backend:?}: {checked} current passwords checked");
+        // The right current password is refused too while the lock holds.
+        let res = server
+            .client
+            .post(server.url("/v1/users/me/password"))
+            .bearer_auth(&token)
+            .json(&json!({ "password": "Taken-Over-123", "current_password": "dave-password-1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 200, "{backend:?}");
+        server.halt().await;
+    }
+}
