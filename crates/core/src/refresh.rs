@@ -4,7 +4,7 @@
 //! issues a new access token in its family. The token it moved from is
 //! remembered: presented again, it revokes the whole family.
 
-use crate::cache::CachedSession;
+use crate::cache::{CachedSession, Refused};
 use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::tokens::{IssueRequest, Issued, IssuedToken};
 use crate::{token, Core};
@@ -40,10 +40,22 @@ impl Core {
         let hash = token::hash(presented);
         let stored = match self.cache.session(&hash) {
             Some(cached) => cached.session.clone(),
-            None => match self.store.find_session(&id).await? {
-                Some(s) => s,
-                None => return Err(invalid("the refresh token is not valid")),
-            },
+            None => {
+                // A refresh token refused for good costs no store round trip.
+                if let Some(why) = self.cache.refused(&hash) {
+                    self.metrics.refused_from_cache();
+                    return Err(invalid(match why {
+                        Refused::Unknown => "the refresh token is not valid",
+                        Refused::Revoked => "the refresh token has been revoked",
+                        Refused::Expired => "the refresh token has expired",
+                    }));
+                }
+                self.metrics.store_lookup();
+                match self.store.find_session(&id).await? {
+                    Some(s) => s,
+                    None => return Err(self.refuse_refresh(hash, Refused::Unknown)),
+                }
+            }
         };
         if stored.kind != TokenKind::Refresh || stored.client_id.as_ref() != Some(client) {
             return Err(invalid("the refresh token was not issued to this client"));
@@ -51,16 +63,17 @@ impl Core {
         let now = self.now();
         if stored.previous_hash.is_some_and(|p| same(&p, &hash)) {
             self.refresh_replayed(&stored, now).await?;
+            self.cache.remember_refused(hash, Refused::Revoked);
             return Err(invalid(REPLAYED));
         }
         if !stored.token_hash.is_some_and(|h| same(&h, &hash)) {
-            return Err(invalid("the refresh token is not valid"));
+            return Err(self.refuse_refresh(hash, Refused::Unknown));
         }
         if stored.revoked_at.is_some() {
-            return Err(invalid("the refresh token has been revoked"));
+            return Err(self.refuse_refresh(hash, Refused::Revoked));
         }
         if stored.expires_at.is_some_and(|t| t <= now) {
-            return Err(invalid("the refresh token has expired"));
+            return Err(self.refuse_refresh(hash, Refused::Expired));
         }
         let subject = self.subject_of(&stored, now).await.map_err(|e| match e {
             AuthError::Locked { .. } | AuthError::UserDisabled | AuthError::DomainDisabled => {
@@ -166,6 +179,17 @@ impl Core {
                 expires_in: expires_at.map(|t| now.until(t).as_secs()),
                 session: rotated,
             }),
+        })
+    }
+
+    /// Remembers a refresh token refused for good (never one refused only
+    /// for being presented by another client) and gives the refusal.
+    fn refuse_refresh(&self, hash: TokenHash, why: Refused) -> AuthError {
+        self.cache.remember_refused(hash, why);
+        invalid(match why {
+            Refused::Unknown => "the refresh token is not valid",
+            Refused::Revoked => "the refresh token has been revoked",
+            Refused::Expired => "the refresh token has expired",
         })
     }
 
