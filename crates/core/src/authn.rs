@@ -82,14 +82,11 @@ impl Core {
             door: Some(login.door.to_owned()),
             detail: reason.to_owned(),
         };
-        if domain.source != IdentitySource::Local {
-            self.audit
-                .record(fail("directory domains are not served by this node", None))
-                .await?;
-            return Err(AuthError::SourceUnavailable(format!(
-                "domain {:?} authenticates against a directory, which this node cannot reach",
-                domain.name
-            )));
+        if domain.source == IdentitySource::Ldap {
+            // Same guarantees, against the directory (crate::directory).
+            return self
+                .authenticate_ldap(login, &domain_state, refused_as_locked)
+                .await;
         }
         // RFC 8265: a name no account can have is refused with its reason
         // (it depends only on the typed string, so it tells nothing).

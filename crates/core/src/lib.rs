@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod clients;
 pub mod clock;
+pub mod directory;
 pub mod error;
 pub mod keys;
 pub mod login;
@@ -82,6 +83,8 @@ pub struct Core {
     /// Whether this node has heard the store's invalidations recently
     /// enough to trust its cache (`[cluster] max_staleness`).
     freshness: staleness::Freshness,
+    /// The connection pools of LDAP domains' directories (SPEC §7).
+    directories: directory::Directories,
 }
 
 /// Cluster fact holding the master key's fingerprint.
@@ -134,6 +137,7 @@ impl Core {
         let keys = keys::KeyRing::load(store.clone(), &master_key, clock.now()).await?;
         let freshness = staleness::Freshness::new(config.cluster.max_staleness);
         Ok(Core {
+            directories: directory::Directories::new(&config.ldap),
             freshness,
             passwords,
             client_secrets: ClientSecretHasher::new(&master_key),

@@ -204,6 +204,8 @@ pub struct Metrics {
     refused_from_cache: IntCounter,
     /// Indexed by `UpstreamFailure as usize`.
     upstream_series: [IntCounter; 2],
+    /// Logins refused because an LDAP domain's directory did not answer.
+    directory_unavailable: IntCounter,
     cached_sessions: IntGauge,
 }
 
@@ -245,6 +247,12 @@ impl Metrics {
     /// Counts a token refused from the negative cache.
     pub fn refused_from_cache(&self) {
         self.refused_from_cache.inc();
+    }
+
+    /// Counts a login to an LDAP domain whose directory did not answer
+    /// (refused with `SourceUnavailable`).
+    pub fn directory_unavailable(&self) {
+        self.directory_unavailable.inc();
     }
 
     /// Counts a gateway request the upstream did not answer.
@@ -322,7 +330,12 @@ fn build() -> prometheus::Result<Metrics> {
         "Sessions held in this node's session cache: tokens (refresh tokens too) this node issued or \
          checked and has not swept out yet; not the cluster's count of active sessions.",
     ))?;
-    let collectors: [Box<dyn Collector>; 9] = [
+    let directory_unavailable = IntCounter::with_opts(Opts::new(
+        "tessera_directory_unavailable_total",
+        "Logins to LDAP domains refused because the directory did not answer within the timeouts.",
+    ))?;
+    let collectors: [Box<dyn Collector>; 10] = [
+        Box::new(directory_unavailable.clone()),
         Box::new(store_lookups.clone()),
         Box::new(refused_from_cache.clone()),
         Box::new(logins.clone()),
@@ -337,6 +350,7 @@ fn build() -> prometheus::Result<Metrics> {
         registry.register(c)?;
     }
     Ok(Metrics {
+        directory_unavailable,
         registry,
         logins,
         login_series,
@@ -414,6 +428,7 @@ mod tests {
             assert_eq!(line(&text, &series), Some("0"), "{series}");
         }
         assert_eq!(line(&text, "tessera_lockouts_total"), Some("0"));
+        assert_eq!(line(&text, "tessera_directory_unavailable_total"), Some("0"));
         assert_eq!(line(&text, "tessera_node_cached_sessions"), Some("0"));
         assert_eq!(
             line(&text, "tessera_gateway_upstream_errors_total{kind=\"timeout\"}"),

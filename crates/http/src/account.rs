@@ -1,7 +1,7 @@
 //! Self-service: `POST /v1/users/me/password` (seed 003's password change).
 
+use crate::admin::json_object;
 use crate::error::ApiError;
-use crate::extract::json_body;
 use crate::identity::Caller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tessera_core::admin::names::schema::NewPassword;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
@@ -21,10 +22,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     /// The new password.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = NewPassword)]
     password: Zeroizing<String>,
     /// Needed unless the token comes from a password login in the last
-    /// few minutes (`[doors.oauth2] recent_auth`).
+    /// few minutes (`[doors.oauth2] recent_auth`); a wrong one is 403.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Password)]
     current_password: Option<Zeroizing<String>>,
@@ -53,7 +54,7 @@ async fn password_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Message>, ApiError> {
-    let change: PasswordChange = json_body(&headers, &body)?;
+    let change: PasswordChange = json_object(&headers, &body)?;
     state
         .core
         .change_own_password(

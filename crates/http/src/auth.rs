@@ -1,8 +1,8 @@
 //! Tessera's own token endpoints: `GET /v1/auth/whoami` and
 //! `POST /v1/auth/logout` (JSON; SPEC §3.5).
 
+use crate::admin::json_object;
 use crate::error::ApiError;
-use crate::extract::json_body;
 use crate::identity::Caller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -174,7 +174,7 @@ struct LogoutBody {
     tag = "tessera",
     operation_id = "tessera_logout_post",
     summary = "End the presented token's session, or every session of its user",
-    request_body(content = Option<LogoutBody>, description = "Optional; no body ends this session only"),
+    request_body(content = Option<LogoutBody>, description = "Optional; no body, or `null`, ends this session only"),
     responses(
         (status = 200, description = "How many sessions ended", body = Revoked),
         (status = 400, description = "Bad body, or the service token (no session)", body = crate::error::ErrorBody),
@@ -189,10 +189,11 @@ async fn logout_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Revoked>, ApiError> {
+    // No body, or `null` (the document's `Option`): this session only.
     let opts: LogoutBody = if body.is_empty() {
         LogoutBody::default()
     } else {
-        json_body(&headers, &body)?
+        json_object::<Option<LogoutBody>>(&headers, &body)?.unwrap_or_default()
     };
     let (what, reason) = if opts.all {
         (

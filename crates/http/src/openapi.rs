@@ -12,6 +12,7 @@ use axum::Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_core::admin::names::schema as names;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -51,6 +52,16 @@ switched off in the configuration is absent from this document.";
         (name = "admin", description = "Administration: the system admin role or the bootstrap admin token"),
         (name = "ops", description = "Liveness, readiness, metrics and this document"),
     ),
+    // The shapes parameters name by reference (bodies bring their own).
+    components(schemas(
+        crate::admin::TimeQuery,
+        names::ClientIdName,
+        names::DomainName,
+        names::DomainNameOrDefault,
+        names::RoleName,
+        names::UserName,
+        tessera_model::SessionId,
+    )),
     modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;

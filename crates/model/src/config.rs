@@ -27,6 +27,7 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub cluster: ClusterConfig,
     pub bootstrap: BootstrapConfig,
+    pub ldap: LdapConfig,
 }
 
 impl Default for Config {
@@ -41,6 +42,7 @@ impl Default for Config {
             gateway: GatewayConfig::default(),
             cluster: ClusterConfig::default(),
             bootstrap: BootstrapConfig::default(),
+            ldap: LdapConfig::default(),
         }
     }
 }
@@ -69,9 +71,24 @@ pub struct ServerConfig {
     /// Largest request body Tessera itself reads (logins, admin API). The
     /// gateway streams bodies and is not bound by it.
     pub max_body_bytes: usize,
-    /// A client must finish sending its request headers within this time.
+    /// A client must finish sending its request headers within this time:
+    /// for the first request counted from accept (TLS handshake included),
+    /// for a later one on the same HTTP/1.1 connection from its first byte.
     #[serde(with = "duration::required")]
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight is closed after this long
+    /// (HTTP/2: GOAWAY).
+    #[serde(with = "duration::required")]
+    pub keep_alive_timeout: Duration,
+    /// A connection whose client takes no byte of a response for this long
+    /// (a full socket buffer, or an HTTP/2 window left shut) is closed.
+    #[serde(with = "duration::required")]
+    pub send_timeout: Duration,
+    /// Most connections open at once. At the cap a new connection takes
+    /// the place of the oldest one without a request in flight, or is
+    /// refused when there is none; the cap also stays below what the
+    /// open-file limit allows.
+    pub max_connections: u32,
     /// Longest time Tessera spends answering one of its own requests.
     #[serde(with = "duration::required")]
     pub request_timeout: Duration,
@@ -86,6 +103,9 @@ impl Default for ServerConfig {
             tls_key: None,
             max_body_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(75),
+            send_timeout: Duration::from_secs(30),
+            max_connections: 4096,
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -361,6 +381,30 @@ pub struct BootstrapConfig {
     pub admin_token: Option<Secret>,
 }
 
+/// How this node talks to the directories of LDAP domains (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapConfig {
+    /// Longest wait to open a connection (TCP, TLS, StartTLS).
+    #[serde(with = "duration::required")]
+    pub connect_timeout: Duration,
+    /// Longest wait for one directory operation (a bind, a search).
+    #[serde(with = "duration::required")]
+    pub operation_timeout: Duration,
+    /// Connections kept open, and the most used at once, per directory.
+    pub pool_size: u32,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        LdapConfig {
+            connect_timeout: Duration::from_secs(3),
+            operation_timeout: Duration::from_secs(5),
+            pool_size: 4,
+        }
+    }
+}
+
 impl Config {
     /// Cross-field checks serde cannot express. Returns every problem
     /// found, each naming the key to fix.
@@ -378,6 +422,12 @@ impl Config {
         {
             problems.push("server.tls = \"files\" needs both server.tls_cert and server.tls_key".into());
         }
+        if self.ldap.pool_size == 0 {
+            problems.push("ldap.pool_size: at least 1 connection per directory".into());
+        }
+        if self.ldap.connect_timeout.is_zero() || self.ldap.operation_timeout.is_zero() {
+            problems.push("ldap.connect_timeout and ldap.operation_timeout must be longer than 0s".into());
+        }
         let pw = &self.password;
         if pw.iterations == 0 {
             problems.push("password.iterations must be at least 1".into());
@@ -391,7 +441,26 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             problems.push("server.max_body_bytes must be at least 1024".into());
         }
+        if self.server.max_connections == 0 || self.server.max_connections > 1_000_000 {
+            problems.push(format!(
+                "server.max_connections is {}; it must be between 1 and 1000000",
+                self.server.max_connections
+            ));
+        }
         let bounds = [
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+                100,
+                300_000,
+            ),
+            (
+                "server.keep_alive_timeout",
+                self.server.keep_alive_timeout,
+                100,
+                3_600_000,
+            ),
+            ("server.send_timeout", self.server.send_timeout, 100, 3_600_000),
             ("store.acquire_timeout", self.store.acquire_timeout, 100, 60_000),
             (
                 "store.operation_timeout",

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod directory;
 pub mod duration;
 pub mod identity;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod session;
 pub mod time;
 
 pub use audit::{AuditEvent, AuditKind, NewAuditEvent};
+pub use directory::{GroupMapping, LdapBind, LdapSettings};
 pub use identity::{
     Assignment, AssignmentScope, Client, Domain, IdentitySource, Principal, Role, RoleGrant, User,
 };

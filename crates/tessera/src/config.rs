@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_http::doors::DoorsConfig;
 use tessera_model::config::{
-    BootstrapConfig, ClusterConfig, Config, GatewayConfig, LockoutConfig, PasswordConfig, ServerConfig,
-    StoreConfig, TokenPolicy,
+    BootstrapConfig, ClusterConfig, Config, GatewayConfig, LdapConfig, LockoutConfig, PasswordConfig,
+    ServerConfig, StoreConfig, TokenPolicy,
 };
 
 /// Environment variables Tessera reads by name, beside the
@@ -61,6 +61,7 @@ struct FileConfig {
     gateway: GatewayConfig,
     cluster: ClusterConfig,
     bootstrap: BootstrapConfig,
+    ldap: LdapConfig,
 }
 
 impl FileConfig {
@@ -75,6 +76,7 @@ impl FileConfig {
             gateway,
             cluster,
             bootstrap,
+            ldap,
         } = config;
         FileConfig {
             data_dir,
@@ -87,6 +89,7 @@ impl FileConfig {
             gateway,
             cluster,
             bootstrap,
+            ldap,
         }
     }
 
@@ -102,6 +105,7 @@ impl FileConfig {
             gateway,
             cluster,
             bootstrap,
+            ldap,
         } = self;
         let config = Config {
             data_dir,
@@ -113,6 +117,7 @@ impl FileConfig {
             gateway,
             cluster,
             bootstrap,
+            ldap,
         };
         (config, doors)
     }

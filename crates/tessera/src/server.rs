@@ -1,30 +1,37 @@
-//! The listener: accepts TCP, speaks TLS (rustls) when configured, serves
-//! HTTP/1.1 and HTTP/2 with hyper, and shuts down gracefully. Slow clients
-//! are bounded by a TLS handshake timeout and a header read timeout.
+//! The listener: accepts TCP under a connection cap, speaks TLS (rustls)
+//! when configured, serves HTTP/1.1 and HTTP/2 with hyper, and shuts down
+//! gracefully. Every connection is held to the `[server]` limits from the
+//! moment it is accepted (`connection`, `tracking`); the cap keeps clear of
+//! the open-file limit (`admission`).
 
+mod admission;
+mod connection;
+mod tracking;
+
+use admission::{Admission, Every};
 use anyhow::{Context, Result};
-use axum::Router;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use connection::{Shared, DRAIN_TIMEOUT};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::Core;
 use tessera_http::doors::DoorsConfig;
-use tessera_http::{AppState, ConnInfo};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tessera_http::AppState;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
-use tower::ServiceExt;
+use tracking::Limits;
 
-/// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connections in flight get to finish after shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a failed `accept` for want of descriptors or memory, wait this
+/// long before the next (the connection stays in the kernel's backlog).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+/// Refused connections that may linger at once to read the client's bytes
+/// (so that closing does not reset the 503 away); more are closed at once.
+const REFUSALS_LINGERING: usize = 64;
+/// What a refused plain-HTTP client reads.
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\nretry-after: 1\r\nconnection: close\r\n\r\ntoo many connections\n";
 
 /// A server running in the background (used by `serve` and by tests).
 pub struct RunningServer {
@@ -75,9 +82,35 @@ pub async fn start(
     let router = tessera_http::app(AppState::new(core.clone(), doors.clone()));
     let background = tessera_core::background::start(core.clone()).await;
     let (tx, rx) = oneshot::channel::<()>();
-    let header_timeout = config.server.header_read_timeout;
     let is_tls = tls.is_some();
-    let task = tokio::spawn(accept_loop(listener, tls, router, header_timeout, async move {
+    let server = &config.server;
+    let limits = Limits {
+        header_read: server.header_read_timeout,
+        keep_alive: server.keep_alive_timeout,
+        send: server.send_timeout,
+    };
+    let open_files = admission::open_file_limit();
+    let cap = admission::connection_cap(
+        server.max_connections,
+        open_files,
+        !config.gateway.upstream.is_empty(),
+    );
+    if cap < server.max_connections as usize {
+        tracing::warn!(
+            max_connections = cap,
+            configured = server.max_connections,
+            open_files,
+            "server.max_connections lowered to stay within the open-file limit"
+        );
+    } else {
+        tracing::debug!(max_connections = cap, open_files, "connection cap");
+    }
+    let shared = Arc::new(Shared::new(
+        tls.map(tokio_rustls::TlsAcceptor::from),
+        router,
+        limits,
+    ));
+    let task = tokio::spawn(accept_loop(listener, shared, Admission::new(cap), async move {
         let _ = rx.await;
     }));
     Ok(RunningServer {
@@ -93,86 +126,81 @@ pub async fn start(
 
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    router: Router,
-    header_timeout: Duration,
+    shared: Arc<Shared>,
+    mut admission: Admission,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let graceful = GracefulShutdown::new();
+    let (stop, stopping) = watch::channel(false);
+    let lingering = Arc::new(Semaphore::new(REFUSALS_LINGERING));
+    let mut accept_errors = Every::second();
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
+                    if let Some(n) = accept_errors.hit() {
+                        tracing::warn!(error = %e, errors = n, "accept failed ({n} times since the last report)");
+                    }
                     // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) {
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let Some(admitted) = admission.admit().await else {
+            refuse(tcp, shared.tls.is_none(), &lingering);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        match acceptor.clone() {
-            Some(acceptor) => {
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => {
-                            serve_connection(stream, remote, true, router, header_timeout, watcher).await
-                        }
-                        Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-                    }
-                });
-            }
-            None => {
-                tokio::spawn(async move {
-                    serve_connection(tcp, remote, false, router, header_timeout, watcher).await;
-                });
-            }
-        }
+        tokio::spawn(connection::run(
+            tcp,
+            remote,
+            admitted,
+            shared.clone(),
+            stopping.clone(),
+        ));
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = stop.send(true);
+    // Each connection drops itself DRAIN_TIMEOUT after the signal.
+    if !admission.drain(DRAIN_TIMEOUT + Duration::from_secs(1)).await {
         tracing::warn!("some connections were still open after {DRAIN_TIMEOUT:?}; closing them");
     }
     Ok(())
 }
 
-async fn serve_connection<I>(
-    io: I,
-    remote: SocketAddr,
-    tls: bool,
-    router: Router,
-    header_timeout: Duration,
-    watcher: Watcher,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let info = ConnInfo { remote, tls };
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(info);
-        router.clone().oneshot(req.map(axum::body::Body::new))
-    });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
-        tracing::debug!(%remote, error = %e, "connection ended with an error");
+/// Turns a connection away without holding its descriptor: a plain-HTTP
+/// client reads a 503; then, if few are lingering, its bytes are read for
+/// a moment so that closing sends FIN rather than a reset.
+fn refuse(tcp: TcpStream, plain_http: bool, lingering: &Arc<Semaphore>) {
+    if plain_http {
+        let _ = tcp.try_write(REFUSAL);
     }
+    let Ok(permit) = lingering.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut tcp = tcp;
+        let _ = tcp.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            for _ in 0..16 {
+                match tcp.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+    });
 }

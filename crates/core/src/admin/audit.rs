@@ -28,7 +28,11 @@ impl Core {
             Some(who) => match self.user_named(f.domain.as_deref(), who).await {
                 Ok((_, user)) => Some(user.id.to_string()),
                 // Not a user (any more): an id, an actor, or a name that failed to log in.
-                Err(crate::error::AuthError::NotFound(_)) => Some(who.clone()),
+                // Not a user's name (or not one RFC 8265 accepts, or in a
+                // domain that is not there): an id or a label, as given.
+                Err(crate::error::AuthError::NotFound(_) | crate::error::AuthError::InvalidInput(_)) => {
+                    Some(who.clone())
+                }
                 Err(e) => return Err(e),
             },
             None => None,

@@ -77,9 +77,7 @@ impl Core {
         }
         if let Some(p) = &new.policy {
             if self.config.policy(p).is_none() {
-                return Err(AuthError::InvalidInput(format!(
-                    "policy {p:?} is not defined under [policies]"
-                )));
+                return Err(AuthError::NotFound(format!("policy {p:?} under [policies]")));
             }
         }
         let public = matches!(new.secret, ClientSecretInput::Public);

@@ -55,7 +55,9 @@ impl Core {
     pub async fn domain_set_enabled(&self, actor: &Actor, name: &str, enabled: bool) -> AuthResult<Domain> {
         let mut d = self.domain_named(Some(name)).await?;
         if !enabled && d.name.eq_ignore_ascii_case(DEFAULT_DOMAIN) {
-            return Err(AuthError::InvalidInput(format!(
+            // A well-formed request the domain's role forbids: 403, not
+            // 400 (nothing in the request is malformed).
+            return Err(AuthError::Forbidden(format!(
                 "the default domain {DEFAULT_DOMAIN:?} cannot be disabled: it holds the admin and emergency \
                  accounts; disable its users one by one instead"
             )));

@@ -4,6 +4,7 @@
 
 mod audit;
 mod clients;
+mod directory;
 mod domains;
 pub mod names;
 mod roles;
@@ -11,6 +12,9 @@ mod users;
 
 pub use audit::AuditFilter;
 pub use clients::{ClientSecretInput, ClientView, CreatedClient, NewClient, GRANT_TYPES};
+pub use directory::{
+    cleartext_warning, cleartext_warnings, AddedLdapDomain, GroupMappingView, NewLdapDomain,
+};
 pub use roles::RoleTarget;
 pub use users::{CreatedUser, NewUser, RoleView, UserView};
 

@@ -98,6 +98,136 @@ pub fn text(kind: &str, value: &str, max: usize) -> AuthResult<()> {
     Ok(())
 }
 
+/// The rules above as `/openapi.json` states them: one component schema
+/// per kind of name, secret and text, used by every field and parameter
+/// that takes one. A `pattern` says what a regular expression can (the
+/// characters, the single spaces between a user name's parts, the
+/// length); the RFC 8265 rules for the letters a user name may hold are
+/// in its description. Fullwidth forms of ASCII (and U+212A KELVIN SIGN)
+/// are read as their ASCII forms, so the ASCII-only names' patterns list
+/// them too.
+#[cfg(feature = "openapi")]
+pub mod schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+    use utoipa::openapi::RefOr;
+
+    /// The characters of ASCII-only names (domain and role names), with
+    /// their fullwidth forms.
+    const TOKEN_CHARS: &str = r"A-Za-z0-9._\-\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A\uFF0E\uFF3F\uFF0D\u212A";
+    /// A user name's characters: no control character, no space (but the
+    /// single one between parts), no `:`.
+    const USER_PART: &str = r"[^\x00-\x20\x7F-\xA0:]+";
+
+    fn string(description: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    }
+
+    macro_rules! component {
+        ($(#[$doc:meta])* $name:ident => $schema:expr) => {
+            $(#[$doc])*
+            pub struct $name;
+            impl utoipa::PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    RefOr::T(Schema::Object($schema.build()))
+                }
+            }
+            impl utoipa::ToSchema for $name {}
+        };
+    }
+
+    component!(
+        /// A user name, as created and as looked up.
+        UserName => string(
+            "A user name (RFC 8265 UsernameCasePreserved): parts separated by single spaces, each of \
+             letters, digits, combining marks and ASCII punctuation other than `:`; invisible, \
+             control and bidirectional-control characters, other spaces, symbols and \
+             compatibility forms are refused (400, naming the code point). At most 128 characters. \
+             Fullwidth forms are read as their ordinary forms and letter case is kept; names are \
+             compared case-insensitively.",
+        )
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(format!("^{USER_PART}( {USER_PART})*$")))
+        .examples(["jane.doe", "José"])
+    );
+    component!(
+        /// A domain's name.
+        DomainName => string(
+            "A domain's name: 1 to 64 ASCII letters, digits, `.`, `_` and `-` (fullwidth forms \
+             are read as ASCII); compared case-insensitively.",
+        )
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some(format!("^[{TOKEN_CHARS}]+$")))
+        .examples(["local"])
+    );
+    component!(
+        /// A domain's name where one may be left out: empty means the
+        /// default domain (`local`).
+        DomainNameOrDefault => string(
+            "A domain's name as in `DomainName`, or empty for the default domain (`local`).",
+        )
+        .max_length(Some(64))
+        .pattern(Some(format!("^[{TOKEN_CHARS}]*$")))
+        .examples(["local"])
+    );
+    component!(
+        /// A role's name.
+        RoleName => string(
+            "A role's name: 1 to 64 ASCII letters, digits, `.`, `_` and `-` (fullwidth forms are \
+             read as ASCII); compared case-insensitively.",
+        )
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some(format!("^[{TOKEN_CHARS}]+$")))
+        .examples(["admin"])
+    );
+    component!(
+        /// An OAuth2 client's id.
+        ClientIdName => string(
+            "An OAuth2 client id: 1 to 128 ASCII letters, digits, `.`, `_`, `~` and `-` \
+             (fullwidth forms are read as ASCII); compared case-insensitively.",
+        )
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(format!("^[{TOKEN_CHARS}~\\uFF5E]+$")))
+        .examples(["my-client"])
+    );
+    component!(
+        /// A password Tessera stores (hashed).
+        NewPassword => string(
+            "A password: not empty, at most 1024 bytes in UTF-8.",
+        )
+        .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Password)))
+        .min_length(Some(1))
+        .max_length(Some(crate::password::MAX_PASSWORD_BYTES))
+    );
+    component!(
+        /// A description: free text.
+        Description => string("Free text: at most 1024 characters, no control characters.")
+            .max_length(Some(1024))
+            .pattern(Some(NO_CONTROL))
+    );
+    component!(
+        /// A person's common name.
+        CommonName => string("Free text: at most 256 characters, no control characters.")
+            .max_length(Some(256))
+            .pattern(Some(NO_CONTROL))
+    );
+    component!(
+        /// An LDAP distinguished name, as text.
+        DistinguishedName => string("Free text: at most 1024 characters, no control characters.")
+            .max_length(Some(1024))
+            .pattern(Some(NO_CONTROL))
+    );
+
+    /// Text without a control character (`char::is_control`: U+0000 to
+    /// U+001F and U+007F to U+009F).
+    const NO_CONTROL: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,7 @@
 //! Admin API for access: OAuth2 clients, sessions, and the audit trail.
 
-use super::{query, AdminRefusal, Page};
+use super::{json_object, query, AdminRefusal, Page, TimeQuery};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::json_body;
 use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -11,9 +10,15 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tessera_core::admin::{AuditFilter, ClientSecretInput, ClientView, NewClient};
+use tessera_core::admin::names::schema::{ClientIdName, DomainName, DomainNameOrDefault, RoleName, UserName};
+use tessera_core::admin::{AuditFilter, ClientSecretInput, ClientView, NewClient, GRANT_TYPES};
 use tessera_core::session_admin::SessionView;
 use tessera_model::{AuditEvent, AuditKind, ClientId, SessionId, Timestamp};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
+use utoipa::openapi::RefOr;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
@@ -38,7 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     params(super::Page),
     responses(
         (status = 200, description = "A page of clients", body = ClientPage),
-        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        (status = 400, description = "A query parameter this does not take, or out of range", body = ErrorBody),
         AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
@@ -49,7 +54,7 @@ async fn clients_list(
     uri: Uri,
 ) -> Result<Json<ClientPage>, ApiError> {
     let page: Page = query(&uri)?;
-    let (clients, next_offset) = page.cut(state.core.client_list().await?);
+    let (clients, next_offset) = page.cut(state.core.client_list().await?)?;
     Ok(Json(ClientPage { clients, next_offset }))
 }
 
@@ -57,19 +62,19 @@ async fn clients_list(
 #[derive(Serialize, utoipa::ToSchema)]
 struct ClientPage {
     clients: Vec<ClientView>,
-    next_offset: Option<usize>,
+    next_offset: Option<u32>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// `POST /v1/admin/clients`. Its schema (below) says what the checks in
+/// `clients_create` and `Core::client_add` refuse across fields: a public
+/// client has no secret and no `client_credentials` grant.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientCreate {
     id: String,
-    /// `true`: a public client without a secret.
     #[serde(default)]
     public: bool,
-    /// Omitted for a confidential client: one is generated, returned once.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
     secret: Option<Zeroizing<String>>,
     #[serde(default)]
     grants: Vec<String>,
@@ -79,6 +84,87 @@ struct ClientCreate {
     roles: Vec<String>,
 }
 
+impl utoipa::PartialSchema for ClientCreate {
+    fn schema() -> RefOr<Schema> {
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let client = |public: bool| {
+            let grants: Vec<&str> = GRANT_TYPES
+                .iter()
+                .copied()
+                .filter(|g| !public || *g != "client_credentials")
+                .collect();
+            let secret = if public {
+                ObjectBuilder::new()
+                    .schema_type(Type::Null)
+                    .description(Some("A public client has no secret"))
+            } else {
+                string()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+                    .min_length(Some(1))
+                    .description(Some("Absent or `null`: one is generated and returned once"))
+            };
+            let mut object = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("id", ClientIdName::schema())
+                .required("id")
+                .property(
+                    "public",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([public]))
+                        .description(Some(if public {
+                            "`true`: a public client, without a secret"
+                        } else {
+                            "Absent or `false`: a confidential client"
+                        })),
+                )
+                .property("secret", secret)
+                .property(
+                    "grants",
+                    ArrayBuilder::new()
+                        .items(string().enum_values(Some(grants)))
+                        .description(Some(
+                            "The grant types it may use; empty or absent: password and refresh_token",
+                        )),
+                )
+                .property(
+                    "policy",
+                    string()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .description(Some(
+                            "A token policy under `[policies]` replacing the door's own (404 when there is none)",
+                        )),
+                )
+                .property(
+                    "roles",
+                    ArrayBuilder::new()
+                        .items(RoleName::schema())
+                        .description(Some("System roles the client holds (client_credentials)")),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if public {
+                object = object.required("public");
+            }
+            object.title(Some(if public {
+                "Public client"
+            } else {
+                "Confidential client"
+            }))
+        };
+        OneOfBuilder::new()
+            .item(client(true))
+            .item(client(false))
+            .description(Some(
+                "A public client (`public: true`: no secret, no client_credentials grant) or a \
+                 confidential one",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ClientCreate {}
+
 #[utoipa::path(
     post,
     path = "/v1/admin/clients",
@@ -87,7 +173,7 @@ struct ClientCreate {
     request_body = ClientCreate,
     responses(
         (status = 201, description = "Created (`Cache-Control: no-store`: a generated secret is in it)", body = ClientCreated),
-        (status = 400, description = "Bad body, id or grant; both public and secret", body = ErrorBody),
+        (status = 400, description = "Bad body or id; a public client with a secret or the client_credentials grant", body = ErrorBody),
         (status = 404, description = "No such role or policy", body = ErrorBody),
         (status = 409, description = "The client exists", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -101,7 +187,7 @@ async fn clients_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c: ClientCreate = json_body(&headers, &body)?;
+    let c: ClientCreate = json_object(&headers, &body)?;
     let secret = match (c.public, c.secret) {
         (true, Some(_)) => {
             return Err(ApiError::bad_request(
@@ -151,9 +237,10 @@ struct ClientCreated<'a> {
     path = "/v1/admin/clients/{id}",
     tag = "admin",
     summary = "Remove an OAuth2 client",
-    params(("id" = String, Path, description = "The client id")),
+    params(("id" = ClientIdName, Path, description = "The client id")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, description = "An id RFC 8265 refuses", body = ErrorBody),
         (status = 404, description = "No such client", body = ErrorBody),
         AdminRefusal,
     ),
@@ -173,12 +260,17 @@ async fn clients_delete(
 #[into_params(parameter_in = Query)]
 struct SessionListQuery {
     /// Only this user's sessions.
+    #[param(value_type = Option<UserName>)]
     user: Option<String>,
-    /// The user's domain (the default domain when absent).
+    /// The user's domain (absent or empty: the default domain); looked up
+    /// even without `user` (404 when there is none).
+    #[param(value_type = Option<DomainNameOrDefault>)]
     domain: Option<String>,
-    /// The last id of the previous page.
+    /// The last id of the previous page (`next_after`).
+    #[param(value_type = Option<SessionId>)]
     after: Option<String>,
     /// How many (1 to 1000; 100 when absent).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -190,7 +282,7 @@ struct SessionListQuery {
     params(SessionListQuery),
     responses(
         (status = 200, description = "A page of live sessions", body = SessionPage),
-        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 400, description = "A bad query parameter, or out of range", body = ErrorBody),
         (status = 404, description = "No such domain or user", body = ErrorBody),
         AdminRefusal,
     ),
@@ -207,7 +299,10 @@ async fn sessions_list(
         Some(Some(id)) => Some(id),
         None => None,
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::limit(q.limit)?;
+    if let (None, Some(domain)) = (&q.user, &q.domain) {
+        state.core.domain_named(Some(domain)).await?;
+    }
     let user = q.user.as_deref().map(|u| (q.domain.as_deref(), u));
     let sessions = state.core.session_list(user, after, limit).await?;
     let next_after = (sessions.len() == limit as usize)
@@ -229,7 +324,7 @@ struct SessionPage {
     path = "/v1/admin/sessions/{id}",
     tag = "admin",
     summary = "Revoke one session",
-    params(("id" = String, Path, description = "The session id (32 lowercase hex characters)")),
+    params(("id" = SessionId, Path, description = "The session id (32 lowercase hex characters)")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 400, description = "Not a session id", body = ErrorBody),
@@ -272,13 +367,13 @@ struct RevokeAll {
     tag = "admin",
     summary = "Revoke every session of a user",
     params(
-        ("domain" = String, Path, description = "The user's domain"),
-        ("name" = String, Path, description = "The user's name"),
+        ("domain" = DomainName, Path, description = "The user's domain"),
+        ("name" = UserName, Path, description = "The user's name"),
         RevokeAll,
     ),
     responses(
         (status = 200, description = "How many sessions ended", body = Revoked),
-        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        (status = 400, description = "A query parameter this does not take, or a name RFC 8265 refuses", body = ErrorBody),
         (status = 404, description = "No such domain or user", body = ErrorBody),
         AdminRefusal,
     ),
@@ -315,21 +410,25 @@ struct Revoked {
 #[into_params(parameter_in = Query)]
 struct AuditListQuery {
     /// Only events about this: a user name (looked up in `domain`), a user
-    /// or client id, or an actor label (`cli`, `admin-token`).
+    /// or client id, or an actor label (`cli`, `admin-token`); any text,
+    /// matched as given when it names no user.
     user: Option<String>,
     /// The domain `user` is looked up in (the default domain when absent);
-    /// not a filter by itself.
+    /// any text, not a filter by itself.
     domain: Option<String>,
     /// Only events of this kind.
     #[param(value_type = Option<AuditKind>)]
     kind: Option<String>,
     /// From this time: milliseconds since the epoch or RFC 3339.
+    #[param(value_type = Option<TimeQuery>)]
     since: Option<String>,
     /// Up to this time: milliseconds since the epoch or RFC 3339.
+    #[param(value_type = Option<TimeQuery>)]
     until: Option<String>,
     /// Events with ids below this (the previous page's `next_before`).
     before: Option<i64>,
     /// How many (1 to 1000; 100 when absent).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -353,7 +452,7 @@ pub fn parse_time(name: &str, s: &str) -> Result<Timestamp, String> {
     params(AuditListQuery),
     responses(
         (status = 200, description = "A page of events", body = AuditPage),
-        (status = 400, description = "A bad query parameter (kind, time)", body = ErrorBody),
+        (status = 400, description = "A bad query parameter (kind, time, limit)", body = ErrorBody),
         AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
@@ -378,7 +477,7 @@ async fn audit_list(
     let time = |name: &str, v: &Option<String>| v.as_deref().map(|s| parse_time(name, s)).transpose();
     let since = time("since", &q.since).map_err(ApiError::bad_request)?;
     let until = time("until", &q.until).map_err(ApiError::bad_request)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::limit(q.limit)?;
     let filter = AuditFilter {
         who: q.user,
         domain: q.domain,

@@ -11,9 +11,12 @@ mod users;
 pub use access::parse_time;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
 use crate::AppState;
-use axum::http::Uri;
+use axum::http::{HeaderMap, Uri};
 use serde::de::DeserializeOwned;
+use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
 use utoipa_axum::router::OpenApiRouter;
 
 /// Parses the query string, refusing with 400 and what is wrong.
@@ -39,28 +42,89 @@ enum AdminRefusal {
     Forbidden(ErrorBody<'static>),
 }
 
+/// A JSON body read as `T`, a struct the document describes as an object.
+/// [`json_body`] takes whatever serde maps onto `T`, and serde maps an
+/// array onto a struct's fields in order (`[true, "pw"]` would read as
+/// `{"enabled": true, "password": "pw"}`): refused here, 400, as the
+/// document says.
+pub fn json_object<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let value = json_body(headers, body)?;
+    if body.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "the JSON body must be an object, not an array",
+        ));
+    }
+    Ok(value)
+}
+
+/// How many items a page holds at most, and when `limit` is absent.
+pub const MAX_LIMIT: u32 = 1000;
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// A page's `limit`: 1 to 1000, 100 when absent; anything else is refused
+/// (400) rather than quietly changed.
+pub fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n @ 1..=MAX_LIMIT) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "limit must be 1 to {MAX_LIMIT}, not {n}"
+        ))),
+    }
+}
+
 /// A page of a short list: `limit` (1..=1000, default 100) from `offset`.
 #[derive(serde::Deserialize, Default, utoipa::IntoParams)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// How many (1 to 1000; 100 when absent).
-    pub limit: Option<usize>,
-    /// How many to skip.
-    pub offset: Option<usize>,
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// How many to skip (0 when absent).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
+    pub offset: Option<u32>,
 }
 
 impl Page {
-    /// The page of `items`, and the offset of the next page if any.
-    pub fn cut<T>(&self, items: Vec<T>) -> (Vec<T>, Option<usize>) {
+    /// The page of `items`, and the offset of the next page if any;
+    /// refused when `limit` is out of range.
+    pub fn cut<T>(&self, items: Vec<T>) -> Result<(Vec<T>, Option<u32>), ApiError> {
         let offset = self.offset.unwrap_or(0);
-        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let limit = limit(self.limit)?;
         let total = items.len();
-        let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-        let next = (offset + limit < total).then_some(offset + limit);
-        (page, next)
+        let page: Vec<T> = items
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        let next = offset.saturating_add(limit);
+        Ok((page, ((next as usize) < total).then_some(next)))
     }
 }
+
+/// A time in a query: milliseconds since the epoch, or an RFC 3339 time.
+pub struct TimeQuery;
+
+impl utoipa::PartialSchema for TimeQuery {
+    fn schema() -> RefOr<Schema> {
+        let millis = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .description(Some("Milliseconds since the epoch"));
+        let rfc3339 = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("An RFC 3339 time (2026-11-23T12:00:00Z)"));
+        AnyOfBuilder::new()
+            .item(millis)
+            .item(rfc3339)
+            .description(Some("A time: milliseconds since the epoch, or an RFC 3339 time"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeQuery {}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,6 +183,37 @@ mod tests {
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
     const T0: m::Timestamp = m::Timestamp(0);
+
+    /// Every `$ref` in `value`.
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_names_a_schema_in_the_document() {
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r} is not a schema reference"));
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} names no schema"
+            );
+        }
+    }
 
     #[test]
     fn the_documented_records_have_the_keys_serde_writes() {

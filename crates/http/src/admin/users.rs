@@ -1,9 +1,8 @@
 //! Admin API for users: list, create, enable or disable, set a password,
 //! unlock.
 
-use super::{query, AdminRefusal, Page};
+use super::{json_object, query, AdminRefusal, Page};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::json_body;
 use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -12,6 +11,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tessera_core::admin::names::schema::{
+    CommonName, DistinguishedName, DomainName, DomainNameOrDefault, NewPassword, RoleName, UserName,
+};
 use tessera_core::admin::{NewUser, UserView};
 use tessera_model::UserId;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,12 +33,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(default, deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct UserListQuery {
-    /// Only this domain's users.
+    /// Only this domain's users (empty: the default domain).
+    #[param(value_type = Option<DomainNameOrDefault>)]
     domain: Option<String>,
     /// How many (1 to 1000; 100 when absent).
-    limit: Option<usize>,
-    /// How many to skip.
-    offset: Option<usize>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// How many to skip (0 when absent).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
+    offset: Option<u32>,
 }
 
 #[utoipa::path(
@@ -47,7 +52,7 @@ struct UserListQuery {
     params(UserListQuery),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, description = "A query parameter this does not take", body = ErrorBody),
+        (status = 400, description = "A query parameter this does not take, or out of range", body = ErrorBody),
         (status = 404, description = "No such domain", body = ErrorBody),
         AdminRefusal,
     ),
@@ -64,7 +69,7 @@ async fn users_list(
         limit: q.limit,
         offset: q.offset,
     }
-    .cut(users);
+    .cut(users)?;
     Ok(Json(UserPage { users, next_offset }))
 }
 
@@ -72,30 +77,37 @@ async fn users_list(
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserPage {
     users: Vec<UserView>,
-    next_offset: Option<usize>,
+    next_offset: Option<u32>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserCreate {
+    #[schema(value_type = UserName)]
     name: String,
+    /// The user's domain (absent, `null` or empty: the default domain).
     #[serde(default)]
+    #[schema(value_type = Option<DomainNameOrDefault>)]
     domain: Option<String>,
     /// Omitted: a password is generated and returned once.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<NewPassword>)]
     password: Option<Zeroizing<String>>,
     /// System roles ("vdc roles").
     #[serde(default)]
+    #[schema(value_type = Vec<RoleName>)]
     roles: Vec<String>,
     /// Roles on the user's own domain ("tenant roles").
     #[serde(default)]
+    #[schema(value_type = Vec<RoleName>)]
     domain_roles: Vec<String>,
     #[serde(default)]
     emergency: bool,
     #[serde(default)]
+    #[schema(value_type = Option<CommonName>)]
     common_name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<DistinguishedName>)]
     distinguished_name: Option<String>,
 }
 
@@ -107,7 +119,7 @@ struct UserCreate {
     request_body = UserCreate,
     responses(
         (status = 201, description = "Created (`Cache-Control: no-store`: a generated password is in it)", body = UserCreated),
-        (status = 400, description = "Bad body, name or password; unknown role", body = ErrorBody),
+        (status = 400, description = "Bad body, name or password; a directory's domain", body = ErrorBody),
         (status = 404, description = "No such domain or role", body = ErrorBody),
         (status = 409, description = "The user exists", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -121,7 +133,7 @@ async fn users_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let u: UserCreate = json_body(&headers, &body)?;
+    let u: UserCreate = json_object(&headers, &body)?;
     let new = NewUser {
         domain: u.domain,
         name: u.name,
@@ -157,13 +169,14 @@ struct UserCreated<'a> {
     generated_password: Option<&'a str>,
 }
 
+/// What to change; a field absent or `null` is left as it is.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserUpdate {
     #[serde(default)]
     enabled: Option<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<NewPassword>)]
     password: Option<Zeroizing<String>>,
 }
 
@@ -173,13 +186,13 @@ struct UserUpdate {
     tag = "admin",
     summary = "Enable, disable or set the password of a user",
     params(
-        ("domain" = String, Path, description = "The user's domain"),
-        ("name" = String, Path, description = "The user's name"),
+        ("domain" = DomainName, Path, description = "The user's domain"),
+        ("name" = UserName, Path, description = "The user's name"),
     ),
     request_body = UserUpdate,
     responses(
         (status = 204, description = "Updated"),
-        (status = 400, description = "Bad body, or neither enabled nor password", body = ErrorBody),
+        (status = 400, description = "Bad body, password or name", body = ErrorBody),
         (status = 404, description = "No such domain or user", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         AdminRefusal,
@@ -193,11 +206,13 @@ async fn users_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let u: UserUpdate = json_body(&headers, &body)?;
-    if u.enabled.is_none() && u.password.is_none() {
-        return Err(ApiError::bad_request("send enabled and/or password"));
-    }
+    let u: UserUpdate = json_object(&headers, &body)?;
     let core = &state.core;
+    if u.enabled.is_none() && u.password.is_none() {
+        // A merge patch that changes nothing (RFC 7396): still 404 for a
+        // user that does not exist.
+        core.user_named(Some(&domain), &name).await?;
+    }
     if let Some(pw) = u.password {
         core.user_passwd(&actor, Some(&domain), &name, pw).await?;
     }
@@ -214,11 +229,12 @@ async fn users_update(
     tag = "admin",
     summary = "End a user's lockout",
     params(
-        ("domain" = String, Path, description = "The user's domain"),
-        ("name" = String, Path, description = "The user's name"),
+        ("domain" = DomainName, Path, description = "The user's domain"),
+        ("name" = UserName, Path, description = "The user's name"),
     ),
     responses(
         (status = 204, description = "Unlocked"),
+        (status = 400, description = "A name RFC 8265 refuses", body = ErrorBody),
         (status = 404, description = "No such domain or user", body = ErrorBody),
         AdminRefusal,
     ),

@@ -1,17 +1,22 @@
-//! `tessera domain ...`
+//! `tessera domain ...`: local and LDAP domains, and the directory group
+//! → role mappings of LDAP domains (SPEC §7).
 
 use super::output;
-use anyhow::Result;
-use clap::Subcommand;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use tessera_core::admin::NewLdapDomain;
 use tessera_core::{Actor, Core};
 
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
-    /// Create a local domain.
+    /// Create a domain: local, or LDAP with --ldap-url.
     Add {
         name: String,
         #[arg(long, default_value = "")]
         description: String,
+        #[command(flatten)]
+        ldap: LdapArgs,
     },
     /// List domains.
     List {
@@ -22,15 +27,127 @@ pub enum DomainCommand {
     Disable { name: String },
     /// Allow the domain again.
     Enable { name: String },
+    /// Give ROLE to the members of directory group GROUP (its cn) at
+    /// their next login: in the domain, or on the whole system with --system.
+    MapGroup {
+        domain: String,
+        group: String,
+        role: String,
+        #[arg(long)]
+        system: bool,
+    },
+    /// Remove a group → role mapping (members lose the role at their next
+    /// login; `tessera token revoke` ends their sessions now).
+    UnmapGroup {
+        domain: String,
+        group: String,
+        role: String,
+        #[arg(long)]
+        system: bool,
+    },
+    /// List an LDAP domain's group → role mappings.
+    ListGroups {
+        domain: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The directory of an LDAP domain. `{user}` in the template and filter is
+/// the login name, escaped (RFC 4514 in a DN, RFC 4515 in a filter).
+#[derive(Debug, Args)]
+pub struct LdapArgs {
+    /// The directory: ldaps://host[:port], or ldap://host[:port] (with
+    /// --starttls, or passwords cross the network in clear).
+    #[arg(long, value_name = "URL")]
+    ldap_url: Option<String>,
+    /// Bind as this DN: e.g. uid={user},ou=people,dc=example,dc=org.
+    #[arg(long, value_name = "T", requires = "ldap_url", conflicts_with_all = ["search_base", "search_filter"])]
+    user_dn_template: Option<String>,
+    /// Or search here for the user's entry ...
+    #[arg(long, value_name = "B", requires_all = ["ldap_url", "search_filter"])]
+    search_base: Option<String>,
+    /// ... with this filter: e.g. (&(objectClass=person)(uid={user})).
+    #[arg(long, value_name = "F", requires_all = ["ldap_url", "search_base"])]
+    search_filter: Option<String>,
+    /// The account that searches (anonymous without one).
+    #[arg(long, value_name = "DN", requires_all = ["search_base", "bind_password_stdin"])]
+    bind_dn: Option<String>,
+    /// Read the search account's password from standard input (stored
+    /// encrypted with the master key).
+    #[arg(long, requires = "bind_dn")]
+    bind_password_stdin: bool,
+    /// Where groups are searched (default: the search base, or the
+    /// template's dc= suffix).
+    #[arg(long, value_name = "B", requires = "ldap_url")]
+    group_base: Option<String>,
+    /// The group filter; {dn} is the user's DN, {user} its login name
+    /// (default: groupOfNames, groupOfUniqueNames by member DN, posixGroup
+    /// by memberUid).
+    #[arg(long, value_name = "F", requires = "ldap_url")]
+    group_filter: Option<String>,
+    /// Upgrade ldap:// with StartTLS before any bind.
+    #[arg(long, requires = "ldap_url")]
+    starttls: bool,
+    /// PEM file of the CA certificates the directory's certificate must
+    /// chain to (default: the system's roots).
+    #[arg(long, value_name = "PEM", requires = "ldap_url")]
+    ca_file: Option<PathBuf>,
 }
 
 pub async fn run(core: &Core, cmd: DomainCommand) -> Result<()> {
     let actor = Actor::Cli;
     match cmd {
-        DomainCommand::Add { name, description } => {
-            let d = core.domain_add(&actor, &name, &description).await?;
-            eprintln!("added domain {:?} (id {})", d.name, d.id);
-        }
+        DomainCommand::Add {
+            name,
+            description,
+            ldap,
+        } => match ldap.ldap_url {
+            None => {
+                let d = core.domain_add(&actor, &name, &description).await?;
+                eprintln!("added domain {:?} (id {})", d.name, d.id);
+            }
+            Some(url) => {
+                let bind_password = if ldap.bind_password_stdin {
+                    Some(super::read_secret_stdin("bind password")?)
+                } else {
+                    None
+                };
+                let ca_pem = match &ldap.ca_file {
+                    Some(path) => Some(
+                        std::fs::read_to_string(path)
+                            .with_context(|| format!("reading the CA file {}", path.display()))?,
+                    ),
+                    None => None,
+                };
+                let added = core
+                    .domain_add_ldap(
+                        &actor,
+                        NewLdapDomain {
+                            name,
+                            description,
+                            url,
+                            user_dn_template: ldap.user_dn_template,
+                            search_base: ldap.search_base,
+                            search_filter: ldap.search_filter,
+                            bind_dn: ldap.bind_dn,
+                            bind_password,
+                            group_base: ldap.group_base,
+                            group_filter: ldap.group_filter,
+                            starttls: ldap.starttls,
+                            ca_pem,
+                        },
+                    )
+                    .await?;
+                for w in &added.warnings {
+                    eprintln!("warning: {w}");
+                }
+                eprintln!(
+                    "added LDAP domain {:?} (id {})",
+                    added.domain.name, added.domain.id
+                );
+            }
+        },
         DomainCommand::List { json } => {
             let domains = core.domain_list().await?;
             if json {
@@ -58,6 +175,42 @@ pub async fn run(core: &Core, cmd: DomainCommand) -> Result<()> {
         DomainCommand::Enable { name } => {
             core.domain_set_enabled(&actor, &name, true).await?;
             eprintln!("domain {name:?} enabled");
+        }
+        DomainCommand::MapGroup {
+            domain,
+            group,
+            role,
+            system,
+        } => {
+            let m = core
+                .domain_map_group(&actor, &domain, &group, &role, system)
+                .await?;
+            eprintln!(
+                "members of group {:?} get role {:?} ({}) at their next login",
+                m.group, m.role, m.scope
+            );
+        }
+        DomainCommand::UnmapGroup {
+            domain,
+            group,
+            role,
+            system,
+        } => {
+            core.domain_unmap_group(&actor, &domain, &group, &role, system)
+                .await?;
+            eprintln!("group {group:?} no longer gives role {role:?}; members lose it at their next login");
+        }
+        DomainCommand::ListGroups { domain, json } => {
+            let mappings = core.domain_group_mappings(&domain).await?;
+            if json {
+                output::json(&mappings)?;
+            } else {
+                let rows: Vec<Vec<String>> = mappings
+                    .iter()
+                    .map(|m| vec![m.group.clone(), m.role.clone(), m.scope.clone()])
+                    .collect();
+                output::table(&["GROUP", "ROLE", "SCOPE"], &rows);
+            }
         }
     }
     Ok(())

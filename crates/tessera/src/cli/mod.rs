@@ -142,6 +142,9 @@ async fn run(cli: Cli) -> Result<()> {
             let file = file.or(cli.config);
             let settings = config::load(file.as_deref(), &overrides)?;
             print!("{}", config::render(&settings)?);
+            for w in ldap_warnings(&settings.config).await {
+                eprintln!("warning: {w}");
+            }
             eprintln!("configuration OK");
             Ok(())
         }
@@ -175,6 +178,37 @@ async fn run(cli: Cli) -> Result<()> {
             finish(&core, audit::run(&core, args).await).await
         }
     }
+}
+
+/// What `config check` says about the LDAP domains of an existing store
+/// (SPEC §7: a directory reached over plain ldap:// is warned about). A
+/// store that does not exist yet has none; one that cannot be read is
+/// mentioned, never an error of the configuration.
+async fn ldap_warnings(config: &Config) -> Vec<String> {
+    let url = &config.store.url;
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if !std::path::Path::new(path).exists() {
+            return Vec::new();
+        }
+    }
+    let timeouts = tessera_store::Timeouts {
+        acquire: std::time::Duration::from_secs(2),
+        operation: std::time::Duration::from_secs(2),
+    };
+    let store = match tessera_store::Store::connect_with(url, 1, timeouts).await {
+        Ok(store) => store,
+        Err(e) => {
+            return vec![format!(
+                "the store could not be opened to check its LDAP domains: {e}"
+            )]
+        }
+    };
+    let out = match tessera_core::admin::cleartext_warnings(&store).await {
+        Ok(w) => w,
+        Err(e) => vec![format!("the store's LDAP domains could not be read: {e}")],
+    };
+    store.close().await;
+    out
 }
 
 /// Closes the store cleanly whatever the command's outcome.

@@ -112,6 +112,14 @@ pub(crate) fn spawn_serve_with(
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
+    for (k, v) in env {
+        if ["PASSWORD", "TOKEN", "SECRET", "KEY"]
+            .iter()
+            .any(|w| k.contains(w))
+        {
+            crate::log_capture::secret(k, v);
+        }
+    }
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -138,6 +146,8 @@ pub(crate) fn terminate(mut child: std::process::Child) -> String {
     );
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    crate::log_capture::save("serve", &err);
+    crate::log_capture::secrets_printed("", &err);
     err
 }
 

@@ -1,6 +1,7 @@
 //! Starting and stopping a real Tessera for a test, and running the CLI
 //! against its store.
 
+use crate::log_capture;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::Arc;
@@ -74,6 +75,7 @@ impl TestServer {
     /// Writes the configuration without starting anything (for CLI-only
     /// tests and restart tests).
     pub async fn configure(opts: &Options) -> TestServer {
+        log_capture::init();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let store_url = match opts.backend {
@@ -89,6 +91,7 @@ impl TestServer {
             extra = opts.toml,
         );
         let config_path = dir.path().join("tessera.toml");
+        log_capture::config_secrets(&toml);
         std::fs::write(&config_path, toml).unwrap();
         TestServer {
             dir,
@@ -109,6 +112,8 @@ impl TestServer {
         core.bootstrap(Some(Zeroizing::new(ADMIN_PASSWORD.into())))
             .await
             .unwrap();
+        log_capture::secret("admin password", ADMIN_PASSWORD);
+        log_capture::master_key(&self.data_dir());
         let running = tessera::server::start(core, settings.doors, None).await.unwrap();
         self.client = client_for(&running, &self.data_dir());
         self.running = Some(running);
@@ -200,6 +205,7 @@ impl TestServer {
         system_roles: &[&str],
         emergency: bool,
     ) {
+        log_capture::secret("user password", password);
         self.core()
             .user_add(
                 &tessera_core::Actor::Cli,
@@ -219,6 +225,7 @@ impl TestServer {
     /// An access token from a `grant` (password or emergency) at the oauth2
     /// `path`, through the public client `client`.
     pub async fn grant(&self, path: &str, client: &str, grant: &str, user: &str, password: &str) -> String {
+        log_capture::secret("login password", password);
         let res = self
             .client
             .post(self.url(path))
@@ -228,6 +235,9 @@ impl TestServer {
             .await
             .unwrap();
         let body: serde_json::Value = res.json().await.unwrap();
+        for kind in ["access_token", "refresh_token"] {
+            log_capture::secret(kind, body[kind].as_str().unwrap_or(""));
+        }
         body["access_token"]
             .as_str()
             .unwrap_or_else(|| panic!("no token: {body}"))
@@ -237,6 +247,7 @@ impl TestServer {
     /// Registers an OAuth2 client through the core (what `tessera client add` does).
     pub async fn add_client(&self, id: &str, secret: Option<&str>, grants: &[&str], roles: &[&str]) {
         use tessera_core::admin::{ClientSecretInput, NewClient};
+        log_capture::secret("client secret", secret.unwrap_or(""));
         let secret = match secret {
             Some(s) => ClientSecretInput::Given(Zeroizing::new(s.into())),
             None => ClientSecretInput::Public,
@@ -343,7 +354,7 @@ impl TestServer {
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log_capture::stderr_file("serve"))
             .kill_on_drop(true);
         for var in tessera::config::NAMED_ENV {
             cmd.env_remove(var);
@@ -389,6 +400,9 @@ pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) ->
     for var in tessera::config::NAMED_ENV {
         cmd.env_remove(var);
     }
+    if log_capture::enabled() {
+        cmd.env("RUST_LOG", "debug");
+    }
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -397,6 +411,7 @@ pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) ->
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
+        log_capture::secret("CLI standard input", input.trim_end_matches('\n'));
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     let Output {
@@ -404,10 +419,19 @@ pub fn run_cli(config: &Path, cwd: &Path, args: &[&str], stdin: Option<&str>) ->
         stdout,
         stderr,
     } = child.wait_with_output().unwrap();
+    let (stdout, mut stderr) = (
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    );
+    if log_capture::enabled() {
+        log_capture::save("cli", &stderr);
+        log_capture::secrets_printed(&stdout, &stderr);
+        stderr = log_capture::without_debug_lines(&stderr);
+    }
     CliOutput {
         code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout,
+        stderr,
     }
 }
 

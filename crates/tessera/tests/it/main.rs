@@ -6,12 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
+mod log_capture;
 
 mod admin;
 mod atomic;
 
 mod cli;
 mod cluster;
+mod connections;
 mod domain_login;
 mod edges;
 mod envelope_login;
@@ -19,12 +21,14 @@ mod foundation;
 mod gateway;
 mod guarantees;
 mod header_login;
+mod ldap;
+mod ldap_harness;
 mod metrics;
 mod names;
 mod oauth2;
 mod oauth2_endpoints;
-mod paths;
 mod openapi;
+mod paths;
 mod proxies;
 mod staleness;
 mod upstream;

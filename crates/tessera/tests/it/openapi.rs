@@ -40,6 +40,7 @@ const PATHS: &[&str] = &[
     "/v1/admin/users/{domain}/{name}/sessions",
     "/v1/admin/domains",
     "/v1/admin/domains/{name}",
+    "/v1/admin/domains/{name}/group-mappings",
     "/v1/admin/roles",
     "/v1/admin/assignments",
     "/v1/admin/clients",

@@ -334,6 +334,8 @@ impl LogBuffer {
 /// Captures the freshness watch's log lines, when this test is the first
 /// to install a global subscriber in this process.
 fn capture_staleness_log() -> Option<LogBuffer> {
+    // Under .ci/log-secrets.sh the test log must be the first subscriber.
+    crate::log_capture::init();
     let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
