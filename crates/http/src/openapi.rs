@@ -142,7 +142,42 @@ pub fn finish(mut doc: Document) -> Published {
             }
         }
     }
+    token_endpoints(&mut doc);
     Published(Arc::new(doc))
+}
+
+/// The oauth2 door's token endpoints as OAuth2 security schemes (password
+/// and client_credentials flows), for the paths this configuration serves:
+/// they say where the bearer tokens come from, and that a 400 there
+/// (`invalid_grant`) is how RFC 6749 refuses credentials.
+fn token_endpoints(doc: &mut Document) {
+    use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Password, Scopes};
+    const TOKEN_PATHS: [(&str, &str); 3] = [
+        ("oauth2", "/oauth/token"),
+        ("oauth2_realm", "/auth/oauth"),
+        ("oauth2_api", "/api/oauth/token"),
+    ];
+    let scopes = || {
+        Scopes::from_iter([
+            ("read", "GET, HEAD and OPTIONS through the gateway"),
+            ("write", "Every method through the gateway"),
+        ])
+    };
+    for (name, path) in TOKEN_PATHS {
+        if !doc.paths.paths.contains_key(path) {
+            continue;
+        }
+        let scheme = OAuth2::with_description(
+            [
+                Flow::Password(Password::new(path, scopes())),
+                Flow::ClientCredentials(ClientCredentials::new(path, scopes())),
+            ],
+            format!("Tokens from the oauth2 door's token endpoint at `{path}`, sent as `bearer`"),
+        );
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(name, SecurityScheme::OAuth2(scheme));
+    }
 }
 
 fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<(&'static str, &mut Operation)> {
