@@ -570,7 +570,10 @@ async fn forty_parallel_wrong_current_passwords_check_at_most_the_limit() {
             }));
         }
         for t in tries {
-            assert_eq!(t.await.unwrap(), 403, "{backend:?}");
+            // 403 for a wrong or unadmitted current password; 401 once the
+            // lock it caused also refuses the token itself (seed 004).
+            let status = t.await.unwrap();
+            assert!(matches!(status, 401 | 403), "{backend:?}: {status}");
         }
         let failed = server
             .core()
