@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Builds the fuzz crate (fuzz/) and runs every cargo-fuzz target for a
-# short, bounded time; fails on any crash, leak, timeout or out-of-memory.
+# short, bounded time; fails on any crash (a panic, an abort, a stack
+# overflow), an input slower than FUZZ_TIMEOUT or memory past the limit.
 # A failing input is left under fuzz/artifacts/<target>/, the log under
 # fuzz/logs/<target>.log, and the reproduction command printed.
 #
-#   .ci/fuzz.sh                     every target, FUZZ_SECONDS (20) each
+#   .ci/fuzz.sh                     every target, FUZZ_SECONDS (20) each:
+#                                   8 targets, under 3 minutes of fuzzing
+#                                   (plus the build: ~10 min from cold)
 #   FUZZ_SECONDS=600 .ci/fuzz.sh router bodies
 #
-# cargo-fuzz needs nightly features (-Zsanitizer, sancov passes); with a
-# stable toolchain RUSTC_BOOTSTRAP=1 unlocks them. The corpora grow under
-# fuzz/corpus/ (git-ignored) and are reused by later runs.
+# cargo-fuzz is made for a nightly toolchain; RUSTC_BOOTSTRAP=1 lets a
+# stable one accept the nightly-only flags it may pass. The corpora grow under
+# fuzz/corpus/ (git-ignored) and are reused by later runs; fuzz/seeds/ holds
+# the few hand-written seeds kept in git (the documented configurations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +47,11 @@ failed=()
 for t in "${TARGETS[@]}"; do
   echo "== fuzz $t (${SECONDS_EACH}s)"
   mkdir -p "fuzz/corpus/$t"
+  # fuzz/seeds/<target>/ (kept in git, read only) starts a corpus off.
+  corpora=("fuzz/corpus/$t")
+  [ -d "fuzz/seeds/$t" ] && corpora+=("fuzz/seeds/$t")
   status=0
-  cargo fuzz run "${BUILD_FLAGS[@]}" "$t" "fuzz/corpus/$t" -- \
+  cargo fuzz run "${BUILD_FLAGS[@]}" "$t" "${corpora[@]}" -- \
     -max_total_time="$SECONDS_EACH" \
     -timeout="$TIMEOUT_EACH" \
     -rss_limit_mb="$RSS_LIMIT_MB" \

@@ -34,11 +34,11 @@ upstream = \"http://$BARE_ADDR\"
 methods = [\"*\"]
 path = \"/api/**\"
 allow = [\"authenticated\"]"
-"$TESSERA" user add bench --password-stdin <<<"bench-password" 2>/dev/null
+"$TESSERA" user add bench --password-stdin <<<"Load-Harbor-Quill-3" 2>/dev/null
 "$TESSERA" client add bench-client --secret-stdin --grant password <<<"bench-secret" 2>/dev/null
 
 TOKEN="$(curl -s --max-time 10 -u bench-client:bench-secret \
-  -d grant_type=password -d username=bench -d password=bench-password \
+  -d grant_type=password -d username=bench -d password=Load-Harbor-Quill-3 \
   "http://$ADDR/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
 [ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
 BEARER="authorization:Bearer $TOKEN"

@@ -25,7 +25,7 @@ tls = "off"
 ${1:-}
 TOML
   export TESSERA_CONFIG="$WORK/tessera.toml"
-  export TESSERA_ADMIN_PASSWORD="bench-admin-password"
+  export TESSERA_ADMIN_PASSWORD="Load-Opening-Key-7"
   "$TESSERA" init >/dev/null 2>&1
   RUST_LOG="${RUST_LOG:-info}" "$TESSERA" serve >"$WORK/serve.out" 2>"$WORK/serve.log" &
   SERVE_PID=$!

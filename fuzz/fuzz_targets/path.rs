@@ -77,13 +77,13 @@ struct Case {
     method: u8,
     path: Path,
     query: Option<String>,
-    /// 0: anonymous, 1: a read-only user, 2: the admin.
+    /// 0: anonymous, 1: a user with `_member_` (scope `read write`), 2: the admin.
     who: u8,
 }
 
 const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
-/// The read-only fuzz user and the admin, as validated identities.
+/// The fuzz user and the admin, as validated identities.
 fn callers() -> &'static [Identity] {
     static CALLERS: OnceLock<Vec<Identity>> = OnceLock::new();
     CALLERS.get_or_init(|| {

@@ -9,6 +9,8 @@ use arbitrary::Arbitrary;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 use tessera_core::token;
 use tessera_fuzz::request::TokenKind;
 use tessera_fuzz::world::{self, SERVICE_TOKEN};
@@ -29,6 +31,23 @@ enum Presented {
     Cut(TokenKind, u16, String),
 }
 
+/// One live token of each kind, minted on first use: nothing here revokes
+/// or rotates them, and a login per input would fill the session cache
+/// (the clock never moves, so no session ever expires).
+fn live(kind: TokenKind) -> String {
+    static LIVE: OnceLock<Mutex<BTreeMap<String, String>>> = OnceLock::new();
+    let key = format!("{kind:?}");
+    let map = LIVE.get_or_init(Mutex::default);
+    if let Some(t) = map.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return t;
+    }
+    let t = kind.render(world::world());
+    if let Ok(mut m) = map.lock() {
+        m.insert(key, t.clone());
+    }
+    t
+}
+
 fuzz_target!(|case: (Presented, bool)| {
     let (presented, touch) = case;
     let w = world::world();
@@ -43,7 +62,7 @@ fuzz_target!(|case: (Presented, bool)| {
             b64(&b)
         ),
         Presented::Tampered(k, at, xor) => {
-            let mut bytes = k.render(w).into_bytes();
+            let mut bytes = live(k).into_bytes();
             if bytes.is_empty() {
                 return;
             }
@@ -52,7 +71,7 @@ fuzz_target!(|case: (Presented, bool)| {
             String::from_utf8_lossy(&bytes).into_owned()
         }
         Presented::Cut(k, at, tail) => {
-            let s = k.render(w);
+            let s = live(k);
             let at = usize::from(at) % (s.len() + 1);
             format!("{}{tail}", &s[..at])
         }

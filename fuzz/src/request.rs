@@ -158,6 +158,9 @@ pub enum Payload {
     /// A form parameter given twice.
     FormRepeated(Vec<(Text, Text)>, u8),
     Raw(Vec<u8>),
+    /// A value of the route's documented body schema, its choices driven
+    /// by these bytes (`schema::value`).
+    Schema(Vec<u8>),
 }
 
 /// A header that matters to some parser, or any name.
@@ -276,8 +279,9 @@ const QUERY: &AsciiSet = &CONTROLS
 pub struct Built {
     pub request: Request<Body>,
     pub tls: bool,
-    /// Everything the request carries (target, header values, body): a
-    /// secret in the answer must have come from here.
+    /// Everything the request carries (target, header values, body) and
+    /// what a server could decode it to: a secret in the answer must have
+    /// come from here (or from an earlier request, which may have stored it).
     pub sent: Vec<u8>,
 }
 
@@ -414,21 +418,76 @@ impl Fuzzed {
             Payload::Form(pairs) => form(pairs, None, world).into_bytes(),
             Payload::FormRepeated(pairs, which) => form(pairs, Some(*which), world).into_bytes(),
             Payload::Raw(b) => b.clone(),
+            Payload::Schema(bytes) => match route.and_then(|r| r.schema.as_ref().map(|s| (r, s))) {
+                Some((r, schema)) => {
+                    let mut u = arbitrary::Unstructured::new(bytes);
+                    let v = crate::schema::value(world, schema, &mut u, 0).unwrap_or_default();
+                    if r.media.as_deref() == Some("application/x-www-form-urlencoded") {
+                        crate::schema::form(&v)
+                    } else {
+                        serde_json::to_vec(&v).unwrap_or_default()
+                    }
+                }
+                None => bytes.clone(),
+            },
         };
-        let mut sent = target.into_bytes();
+        // What the request carries, and what a server could decode it to
+        // (percent escapes, form `+`, base64 credentials, JSON strings).
+        let mut sent = Vec::new();
+        reveal(&mut sent, target.as_bytes());
         for (name, value) in headers.iter() {
             sent.extend_from_slice(name.as_str().as_bytes());
             sent.push(b'\n');
-            sent.extend_from_slice(value.as_bytes());
-            sent.push(b'\n');
+            reveal(&mut sent, value.as_bytes());
+            for word in value
+                .as_bytes()
+                .split(|b| b.is_ascii_whitespace() || *b == b',' || *b == b';')
+            {
+                for engine in [
+                    &base64::engine::general_purpose::STANDARD,
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                ] {
+                    if let Ok(decoded) = engine.decode(word) {
+                        reveal(&mut sent, &decoded);
+                    }
+                }
+            }
         }
-        sent.extend_from_slice(&body);
+        reveal(&mut sent, &body);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+            json_strings(&v, &mut sent);
+        }
         let request = req.body(Body::from(body)).ok()?;
         Some(Built {
             request,
             tls: self.tls,
             sent,
         })
+    }
+}
+
+/// Appends `bytes` and its percent-decoded and form-decoded forms.
+fn reveal(sent: &mut Vec<u8>, bytes: &[u8]) {
+    sent.extend_from_slice(bytes);
+    sent.push(b'\n');
+    sent.extend(percent_encoding::percent_decode(bytes));
+    sent.push(b'\n');
+    let plus: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    sent.extend(percent_encoding::percent_decode(&plus));
+    sent.push(b'\n');
+}
+
+fn json_strings(v: &serde_json::Value, sent: &mut Vec<u8>) {
+    match v {
+        serde_json::Value::String(s) => reveal(sent, s.as_bytes()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| json_strings(i, sent)),
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                reveal(sent, k.as_bytes());
+                json_strings(v, sent);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -451,7 +510,13 @@ fn fill(template: &str, params: &[Segment], world: &World) -> String {
                     utf8_percent_encode(&s, SEGMENT).to_string()
                 }
             }
-            None => "x".to_owned(),
+            // A parameter the fuzzer left out: one that exists.
+            None => match &rest[open + 1..open + close] {
+                "domain" => crate::world::DEFAULT_DOMAIN.to_owned(),
+                "name" if template.contains("/users/") => crate::world::USER.to_owned(),
+                "name" if template.contains("/domains/") => crate::world::DEFAULT_DOMAIN.to_owned(),
+                _ => "x".to_owned(),
+            },
         };
         out.push_str(&value);
         i += 1;

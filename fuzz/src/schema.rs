@@ -3,8 +3,11 @@
 //! and then) of any type, so that most bodies get past the shape checks
 //! and into what the handler does, and the rest probe the edges.
 
-use crate::request::Json;
-use crate::world::World;
+use crate::request::{Json, TokenKind};
+use crate::world::{
+    World, ADMIN_PASSWORD, CLIENT_SECRET, CONFIDENTIAL_CLIENT, DEFAULT_DOMAIN, PUBLIC_CLIENT, USER,
+    USER_PASSWORD,
+};
 use arbitrary::{Arbitrary, Result, Unstructured};
 use serde_json::{Map, Value};
 
@@ -12,11 +15,34 @@ const MAX_DEPTH: u32 = 6;
 
 /// A value of `schema` (a JSON Schema object of `world`'s document).
 pub fn value(world: &World, schema: &Value, u: &mut Unstructured<'_>, depth: u32) -> Result<Value> {
+    named(world, schema, u, depth, "")
+}
+
+/// The values a property called `name` usually needs to be right: the
+/// fixture's users, passwords, clients, domain and live tokens.
+fn hint(world: &World, name: &str, u: &mut Unstructured<'_>) -> Result<Option<String>> {
+    let pick = |u: &mut Unstructured<'_>, options: &[&str]| -> Result<Option<String>> {
+        Ok(Some((*u.choose(options)?).to_owned()))
+    };
+    match name {
+        "client_id" => pick(u, &[PUBLIC_CLIENT, CONFIDENTIAL_CLIENT]),
+        "client_secret" => pick(u, &[CLIENT_SECRET, ""]),
+        "user" | "username" | "name" => pick(u, &[USER, "admin"]),
+        "password" | "current_password" => pick(u, &[USER_PASSWORD, ADMIN_PASSWORD]),
+        "domain" | "realm" => pick(u, &[DEFAULT_DOMAIN, ""]),
+        "token" | "refresh_token" | "access_token" => Ok(Some(TokenKind::arbitrary(u)?.render(world))),
+        _ => Ok(None),
+    }
+}
+
+fn named(world: &World, schema: &Value, u: &mut Unstructured<'_>, depth: u32, name: &str) -> Result<Value> {
     if depth > MAX_DEPTH {
         return Ok(Value::Null);
     }
-    // One value in sixteen is anything at all.
-    if u.ratio(1u8, 16u8)? {
+    // One value in sixteen is anything at all (never once the input is
+    // used up: `Unstructured` then answers zeros, and a body of nulls
+    // tests nothing).
+    if one_in(u, 16)? {
         return Ok(Json::arbitrary(u)?.render(world));
     }
     let schema = resolve(&world.document, schema);
@@ -24,7 +50,7 @@ pub fn value(world: &World, schema: &Value, u: &mut Unstructured<'_>, depth: u32
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
             if !options.is_empty() {
                 let i = u.choose_index(options.len())?;
-                return value(world, &options[i], u, depth + 1);
+                return named(world, &options[i], u, depth + 1, name);
             }
         }
     }
@@ -58,11 +84,11 @@ pub fn value(world: &World, schema: &Value, u: &mut Unstructured<'_>, depth: u32
                         u.arbitrary::<bool>()?
                     };
                     if keep {
-                        map.insert(name.clone(), value(world, sub, u, depth + 1)?);
+                        map.insert(name.clone(), named(world, sub, u, depth + 1, name)?);
                     }
                 }
             }
-            if u.ratio(1u8, 8u8)? {
+            if one_in(u, 8)? {
                 let key = crate::request::Text::arbitrary(u)?.render(world);
                 map.insert(key, Json::arbitrary(u)?.render(world));
             }
@@ -87,8 +113,23 @@ pub fn value(world: &World, schema: &Value, u: &mut Unstructured<'_>, depth: u32
         "number" => serde_json::Number::from_f64(u.arbitrary()?).map_or(Value::Null, Value::Number),
         "boolean" => Value::Bool(u.arbitrary()?),
         "null" => Value::Null,
-        _ => Value::String(crate::request::Text::arbitrary(u)?.render(world)),
+        _ => {
+            let hinted = if u.ratio(3u8, 4u8)? {
+                hint(world, name, u)?
+            } else {
+                None
+            };
+            match hinted {
+                Some(h) => Value::String(h),
+                None => Value::String(crate::request::Text::arbitrary(u)?.render(world)),
+            }
+        }
     })
+}
+
+/// True once in `n`, never when the input is used up.
+fn one_in(u: &mut Unstructured<'_>, n: u8) -> Result<bool> {
+    Ok(!u.is_empty() && u.int_in_range(1..=n)? == n)
 }
 
 /// Follows `$ref`s into `components.schemas`.

@@ -9,7 +9,8 @@ use axum::Router;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
-use tessera_core::admin::{ClientSecretInput, NewClient, NewUser, DEFAULT_DOMAIN};
+pub use tessera_core::admin::DEFAULT_DOMAIN;
+use tessera_core::admin::{ClientSecretInput, NewClient, NewUser};
 use tessera_core::authn::LoginKind;
 use tessera_core::{Actor, Core, LoginRequest, ManualClock};
 use tessera_http::doors::DoorsConfig;
@@ -18,9 +19,9 @@ use tessera_model::{Client, Timestamp};
 use tower::ServiceExt;
 use zeroize::Zeroizing;
 
-pub const ADMIN_PASSWORD: &str = "fuzz-admin-password";
+pub const ADMIN_PASSWORD: &str = "Harbor-Lantern-Quartz-41";
 pub const USER: &str = "fuzzer";
-pub const USER_PASSWORD: &str = "fuzz-user-password";
+pub const USER_PASSWORD: &str = "Meadow-Copper-Violet-93";
 pub const ADMIN_TOKEN: &str = "fuzz-bootstrap-admin-token-0123456789";
 pub const SERVICE_TOKEN: &str = "fuzz-cluster-service-token-0123456789";
 pub const PUBLIC_CLIENT: &str = "fuzz-public";
@@ -102,6 +103,9 @@ pub struct World {
     /// plus the form parameters the doors define: the words a body is
     /// built from.
     pub words: Vec<String>,
+    /// The master key's text (data_dir/master.key), which no answer may
+    /// carry.
+    pub master_key: String,
     /// The application's OpenAPI document.
     pub document: serde_json::Value,
     /// The public client refresh tokens are minted for (re-added when
@@ -116,7 +120,7 @@ static WORLD: OnceLock<World> = OnceLock::new();
 
 /// `TESSERA_FUZZ_TRACE=1`: every request and its status on stderr (to see
 /// what a corpus reaches: `<target> -runs=0 fuzz/corpus/<target>`).
-fn trace() -> bool {
+pub fn trace() -> bool {
     static TRACE: OnceLock<bool> = OnceLock::new();
     *TRACE.get_or_init(|| std::env::var_os("TESSERA_FUZZ_TRACE").is_some())
 }
@@ -182,6 +186,11 @@ fn build() -> World {
         app,
         routes,
         words,
+        master_key: std::env::var("TESSERA_MASTER_KEY")
+            .or_else(|_| std::fs::read_to_string(settings.config.data_dir.join("master.key")))
+            .expect("the master key")
+            .trim()
+            .to_owned(),
         document,
         public_client: Mutex::new(public_client),
         minted: Mutex::default(),
@@ -216,7 +225,7 @@ async fn add_user(core: &Core) {
             NewUser {
                 name: USER.into(),
                 password: Some(Zeroizing::new(USER_PASSWORD.into())),
-                system_roles: vec!["read_only".into()],
+                system_roles: vec!["_member_".into()],
                 ..NewUser::default()
             },
         )
@@ -305,6 +314,19 @@ fn words_of(doc: &serde_json::Value) -> Vec<String> {
             PUBLIC_CLIENT,
             CONFIDENTIAL_CLIENT,
             CLIENT_SECRET,
+            // Request targets for X-Original-URI and friends.
+            "/public/x",
+            "/public/..;/api/admin/x",
+            "/api/admin;x=1/secret",
+            "/api/hosts/1",
+            "/api/hosts/1/power",
+            "/api/backups?limit=10",
+            "GET",
+            "DELETE",
+            "application/json",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
         ]
         .map(str::to_owned),
     );

@@ -9,8 +9,9 @@ use crate::tokens::Subject;
 use crate::Core;
 use tessera_model::{AssignmentScope, AuditKind, NewAuditEvent};
 
-/// The built-in role that administers Tessera (on the system scope).
-pub const ADMIN_ROLE: &str = "admin";
+/// The built-in role that administers Tessera (on the system scope); the
+/// store's last-administrator guard counts its holders by the same name.
+pub use tessera_model::ADMIN_ROLE;
 
 impl Subject {
     /// Whether the subject holds the enabled `admin` role on the whole

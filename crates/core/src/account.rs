@@ -53,7 +53,7 @@ impl Core {
                 }
             }
         }
-        let hash = self.passwords.hash(new_password).await?;
+        let hash = self.hash_new_password(&user.user.name, new_password).await?;
         self.store.set_password_hash(&user.user.id, &hash, now).await?;
         let ended = self
             .store

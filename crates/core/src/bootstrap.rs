@@ -17,6 +17,9 @@ pub const BUILTIN_ROLES: [(&str, &str); 3] = [
     ("read_only", "Read-only access"),
 ];
 
+/// The name of the first administrator.
+const ADMIN_USER: &str = "admin";
+
 /// What a first start did.
 pub struct Bootstrapped {
     /// The admin password when Tessera generated it: show it once.
@@ -58,13 +61,20 @@ impl Core {
             Some(p) => (p, false),
             None => (Zeroizing::new(random::password()), true),
         };
+        // A given password meets `[password]` like any other; a generated
+        // one is 20 random characters. Checked before anything is written.
+        let hash = if generated {
+            self.passwords.hash(password.clone()).await?
+        } else {
+            self.hash_new_password(ADMIN_USER, password.clone()).await?
+        };
         let admin = User {
             id: UserId::from_bytes(random::id_bytes()),
             domain_id: domain.id.clone(),
-            name: "admin".into(),
+            name: ADMIN_USER.into(),
             common_name: Some("Administrator".into()),
             distinguished_name: None,
-            password_hash: Some(self.passwords.hash(password.clone()).await?),
+            password_hash: Some(hash),
             enabled: true,
             emergency: false,
             failed_logins: 0,

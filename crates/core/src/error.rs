@@ -45,8 +45,14 @@ pub enum AuthError {
     InvalidInput(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A duplicate: `{0}` names what exists already.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The request does not fit the current state of what it names,
+    /// though nothing is duplicated (group mappings for a local domain);
+    /// the text says why in full.
+    #[error("{0}")]
+    StateConflict(String),
     /// Too many password checks queued; try again shortly.
     #[error("busy")]
     Busy,
@@ -66,12 +72,19 @@ pub enum AuthError {
 
 pub type AuthResult<T> = Result<T, AuthError>;
 
+/// What a refusal to take away the last enabled administrator says after
+/// naming whom it protects.
+pub(crate) const LAST_ADMIN_ADVICE: &str =
+    "that would leave no enabled administrator; give another user the admin role first";
+
 impl From<StoreError> for AuthError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => AuthError::Conflict(what),
             StoreError::NotFound(what) => AuthError::NotFound(what),
             StoreError::InvalidName(e) => AuthError::from(e),
+            // The admin verbs say whom; this is the fallback wording.
+            StoreError::LastAdministrator => AuthError::StateConflict(LAST_ADMIN_ADVICE.into()),
             other => AuthError::Store(other),
         }
     }

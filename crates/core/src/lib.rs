@@ -19,8 +19,10 @@ pub mod login;
 pub mod master_key;
 pub mod metrics;
 pub mod password;
+pub mod password_policy;
 pub mod policy;
 pub mod random;
+pub mod references;
 pub mod refresh;
 pub mod scope;
 pub mod session_admin;
@@ -93,6 +95,17 @@ const MASTER_KEY_FACT: &str = "master_key_fingerprint";
 const SERVICE_TOKEN_FACT: &str = "service_token_sha256";
 
 impl Core {
+    /// The fingerprint of the master key `store` was set up with, or `None`
+    /// for a store no node has started on yet. Whoever is about to generate
+    /// a master key asks this first: a store that has one must never get a
+    /// new one (its sealed signing keys and secrets would be unreadable).
+    ///
+    /// # Errors
+    /// The store's, when it cannot be read.
+    pub async fn recorded_master_key(store: &Store) -> AuthResult<Option<String>> {
+        Ok(store.cluster_fact(MASTER_KEY_FACT).await?)
+    }
+
     /// Builds the core and checks that this node's master key is the one
     /// the store was first used with.
     pub async fn new(parts: CoreParts) -> AuthResult<Core> {

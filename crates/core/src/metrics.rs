@@ -78,6 +78,7 @@ impl LoginOutcome {
             | AuthError::InvalidInput(_)
             | AuthError::NotFound(_)
             | AuthError::Conflict(_)
+            | AuthError::StateConflict(_)
             | AuthError::Busy
             | AuthError::SourceUnavailable(_)
             | AuthError::Stale { .. }
@@ -145,6 +146,7 @@ impl CheckOutcome {
             | AuthError::InvalidInput(_)
             | AuthError::NotFound(_)
             | AuthError::Conflict(_)
+            | AuthError::StateConflict(_)
             | AuthError::Busy
             | AuthError::SourceUnavailable(_)
             | AuthError::Stale { .. }

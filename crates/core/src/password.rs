@@ -107,7 +107,11 @@ impl PasswordHasher {
             || params.p_cost() != want.p_cost()
     }
 
-    async fn run<T: Send + 'static>(
+    /// Runs `f` on a password worker (CPU-bound work kept off the async
+    /// runtime, behind the same bounded queue as the hashes).
+    ///
+    /// Errors: [`AuthError::Busy`] when the queue is full.
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> AuthResult<T> {
@@ -178,6 +182,7 @@ mod tests {
                 memory_kib: 64,
                 iterations: 1,
                 parallelism: 1,
+                ..PasswordConfig::default()
             },
             2,
         )
@@ -228,6 +233,7 @@ mod tests {
                 memory_kib: 128,
                 iterations: 1,
                 parallelism: 1,
+                ..PasswordConfig::default()
             },
             1,
         )

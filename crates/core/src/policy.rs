@@ -29,7 +29,10 @@ pub enum Allow {
 }
 
 impl Allow {
-    fn parse(s: &str) -> Result<Allow, String> {
+    /// One `allow` entry of a gateway rule.
+    ///
+    /// Errors: a sentence naming the entry and the forms it may take.
+    pub(crate) fn parse(s: &str) -> Result<Allow, String> {
         match s {
             "authenticated" => Ok(Allow::Authenticated),
             "anonymous" => Ok(Allow::Anonymous),

@@ -477,8 +477,10 @@ impl Core {
         loaded
     }
 
-    /// The subject a session speaks for, refused when the user is disabled
-    /// or locked now, or the domain or client is disabled.
+    /// The subject a session speaks for, refused when the user is disabled,
+    /// or locked now and the session is one a lockout stops
+    /// ([`lockout_stops`]), or the domain or client is disabled. Every
+    /// check of a token, refresh and introspection included, comes here.
     pub(crate) async fn subject_of(&self, s: &Session, now: Timestamp) -> AuthResult<Subject> {
         if let Some(uid) = &s.user_id {
             let user = self.user_state(uid).await?.ok_or(AuthError::Revoked)?;
@@ -486,7 +488,9 @@ impl Core {
                 return Err(AuthError::UserDisabled);
             }
             if let Some(until) = user.user.locked_until.filter(|t| *t > now) {
-                return Err(AuthError::Locked { until });
+                if lockout_stops(s.kind) {
+                    return Err(AuthError::Locked { until });
+                }
             }
             let domain = self
                 .domain_state(&user.user.domain_id)
@@ -748,6 +752,21 @@ impl Core {
     fn refuse_for_good(&self, hash: TokenHash, why: Refused) -> AuthError {
         self.cache.remember_refused(hash, why);
         refusal_error(why)
+    }
+}
+
+/// Whether a lockout refuses tokens of this kind while it lasts (SPEC §5,
+/// seed 004): session tokens (access, refresh) yes; proxy tokens no. A
+/// lockout answers password guessing, and anyone who knows an account's
+/// name can cause one; a proxy token was minted from a session of that
+/// account and proves no password, so stopping it would only let a
+/// stranger halt the account's scripts with five wrong passwords. A stolen
+/// proxy token is revoked (`/logout?force=true&proxytokens=true`, the
+/// admin API's session revocation); a disabled account refuses it.
+pub(crate) fn lockout_stops(kind: TokenKind) -> bool {
+    match kind {
+        TokenKind::Access | TokenKind::Refresh => true,
+        TokenKind::Proxy => false,
     }
 }
 

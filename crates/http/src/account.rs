@@ -1,7 +1,7 @@
 //! Self-service: `POST /v1/users/me/password` (seed 003's password change).
 
-use crate::admin::json_object;
 use crate::error::ApiError;
+use crate::extract::json_body;
 use crate::identity::Caller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -54,7 +54,7 @@ async fn password_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Message>, ApiError> {
-    let change: PasswordChange = json_object(&headers, &body)?;
+    let change: PasswordChange = json_body(&headers, &body)?;
     state
         .core
         .change_own_password(

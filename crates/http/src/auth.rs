@@ -1,8 +1,8 @@
 //! Tessera's own token endpoints: `GET /v1/auth/whoami` and
 //! `POST /v1/auth/logout` (JSON; SPEC §3.5).
 
-use crate::admin::json_object;
 use crate::error::ApiError;
+use crate::extract::json_body;
 use crate::identity::Caller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -190,11 +190,12 @@ async fn logout_post(
     body: Bytes,
 ) -> Result<Json<Revoked>, ApiError> {
     // No body, or `null` (the document's `Option`): this session only.
-    let opts: LogoutBody = if body.is_empty() {
-        LogoutBody::default()
-    } else {
-        json_object::<Option<LogoutBody>>(&headers, &body)?.unwrap_or_default()
-    };
+    let opts: LogoutBody =
+        if body.is_empty() || (body.trim_ascii() == b"null" && crate::extract::is_json(&headers)) {
+            LogoutBody::default()
+        } else {
+            json_body(&headers, &body)?
+        };
     let (what, reason) = if opts.all {
         (
             Logout::AllOfUser {

@@ -61,9 +61,10 @@ pub enum ApiError {
     /// 405: the path exists but not with this method.
     #[error("{0}")]
     MethodNotAllowed(Cow<'static, str>),
-    /// 409: it already exists.
-    #[error("{0} already exists")]
-    Conflict(String),
+    /// 409: it already exists, or the request does not fit the state of
+    /// what it names; the text says which, in full.
+    #[error("{0}")]
+    Conflict(Cow<'static, str>),
     /// 413: the body is larger than this endpoint reads.
     #[error("the body is larger than the {0} bytes this endpoint reads")]
     PayloadTooLarge(usize),
@@ -133,7 +134,8 @@ impl From<AuthError> for ApiError {
             },
             AuthError::InvalidInput(m) => ApiError::BadRequest(m.into()),
             AuthError::NotFound(m) => ApiError::NotFound(m),
-            AuthError::Conflict(m) => ApiError::Conflict(m),
+            AuthError::Conflict(m) => ApiError::Conflict(format!("{m} already exists").into()),
+            AuthError::StateConflict(m) => ApiError::Conflict(m.into()),
             AuthError::Busy => ApiError::Unavailable {
                 message: "too many logins at once; retry in a moment".into(),
                 retry_after: RETRY_SOON,

@@ -195,9 +195,9 @@ impl Form {
     }
 }
 
-/// Parses a JSON body declared `application/json`; 415 for another type,
-/// 400 naming what is wrong (serde's message names the field or position
-/// and never echoes values).
+/// Parses a JSON body declared `application/json` as the object `T`
+/// describes; 415 for another type, 400 naming what is wrong (see
+/// [`json_object`]).
 pub fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
@@ -208,8 +208,88 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
             "send a JSON body with Content-Type: application/json".into(),
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the JSON body is not what this endpoint takes: {e}")))
+    json_object(body)
+        .map_err(|why| ApiError::bad_request(format!("the JSON body is not what this endpoint takes: {why}")))
+}
+
+/// Reads `body` as the JSON object `T` describes, whatever type it is
+/// declared (the doors that take `curl -d` bodies). Anything but an object
+/// is refused, arrays above all: serde would read `[true, "pw"]` into a
+/// struct's fields in order, a shape the document never promises. Nested
+/// structs refuse arrays too when their field says
+/// `deserialize_with = "object"` (or [`object_or_null`]).
+///
+/// Errors: what is wrong, in words (serde's message names the field or
+/// position and never echoes values).
+pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let found = match body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        None => Some("nothing"),
+        Some(b'{') => None,
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'n') => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        // Not JSON at all: serde says where.
+        Some(_) => None,
+    };
+    if let Some(found) = found {
+        return Err(format!("it must be a JSON object ({{...}}), not {found}"));
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+/// For `#[serde(deserialize_with = "...")]` on a field holding a struct:
+/// the struct is read from a JSON object only, never from an array.
+pub fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(ObjectOnly(d))
+}
+
+/// [`object`] for an optional struct: `null` (or absent, with
+/// `#[serde(default)]`) is `None`.
+pub fn object_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct Object<T>(T);
+    impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            object(d).map(Object)
+        }
+    }
+    <Option<Object<T>> as serde::Deserialize>::deserialize(d).map(|o| o.map(|Object(t)| t))
+}
+
+/// A deserializer that reads a struct as a map only: serde_json's own
+/// `deserialize_struct` takes an array as well.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +350,57 @@ mod tests {
             .unwrap()
             .is_err());
         assert!(basic(&headers(&[("authorization", "Bearer x")])).is_none());
+    }
+
+    #[test]
+    fn json_bodies_are_objects_only() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Inner {
+            #[allow(dead_code)]
+            a: bool,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        struct Outer {
+            #[serde(deserialize_with = "object")]
+            #[allow(dead_code)]
+            inner: Inner,
+            #[serde(default, deserialize_with = "object_or_null")]
+            more: Option<Inner>,
+        }
+        assert!(json_object::<Outer>(br#" {"inner":{"a":true},"more":null}"#).is_ok());
+        assert!(json_object::<Outer>(br#"{"inner":{"a":true}}"#)
+            .unwrap()
+            .more
+            .is_none());
+        assert!(
+            json_object::<Outer>(br#"{"inner":{"a":true},"more":{"a":false}}"#)
+                .unwrap()
+                .more
+                .is_some()
+        );
+        for (body, found) in [
+            (&br#"[{"a":true}]"#[..], "not an array"),
+            (b"\n \"x\"", "not a string"),
+            (b"true", "not a boolean"),
+            (b"null", "not null"),
+            (b"-1", "not a number"),
+            (b"  ", "not nothing"),
+        ] {
+            let why = json_object::<Outer>(body).unwrap_err();
+            assert!(
+                why.contains("must be a JSON object") && why.contains(found),
+                "{why}"
+            );
+        }
+        // serde_json would read an array into a struct field by field.
+        for body in [
+            &br#"{"inner":[true]}"#[..],
+            br#"{"inner":{"a":true},"more":[false]}"#,
+        ] {
+            let why = json_object::<Outer>(body).unwrap_err();
+            assert!(why.contains("invalid type: sequence"), "{why}");
+        }
+        assert!(json_object::<Outer>(b"{nope").unwrap_err().contains("line 1"));
     }
 
     #[test]

@@ -87,7 +87,9 @@ pub fn app(state: AppState) -> Router {
     // Tessera's own endpoints read small bodies and answer quickly; the
     // gateway (the fallback) streams bodies of any size and has its own
     // upstream timeout, so the limits wrap only the own routes.
-    let _ = state.openapi.set(openapi::finish(document));
+    let _ = state
+        .openapi
+        .set(openapi::finish(document, &state.core.config().password));
     // Every answer of Tessera's own routes may carry a credential or say
     // something about one: none may be cached (RFC 6749 §5.1, RFC 9111),
     // unless a route says otherwise (the JWKS). One layer, so no handler

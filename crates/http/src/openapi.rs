@@ -55,6 +55,7 @@ switched off in the configuration is absent from this document.";
     // The shapes parameters name by reference (bodies bring their own).
     components(schemas(
         crate::admin::TimeQuery,
+        crate::doors::header_login::ServicePath,
         names::ClientIdName,
         names::DomainName,
         names::DomainNameOrDefault,
@@ -123,8 +124,9 @@ pub struct Published(pub Arc<Document>);
 
 /// Completes the document the router collected: operation ids must be
 /// unique, and a handler serving several methods (`/logout`, `/v1/authz`)
-/// has one id, so each of its operations gets the method appended.
-pub fn finish(mut doc: Document) -> Published {
+/// has one id, so each of its operations gets the method appended. The
+/// `NewPassword` schema gets this server's `[password]` lengths.
+pub fn finish(mut doc: Document, password: &tessera_model::config::PasswordConfig) -> Published {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for item in doc.paths.paths.values_mut() {
         for (_, op) in operations(item) {
@@ -143,7 +145,23 @@ pub fn finish(mut doc: Document) -> Published {
         }
     }
     token_endpoints(&mut doc);
+    password_lengths(&mut doc, password);
     Published(Arc::new(doc))
+}
+
+/// `[password] min_length` and `max_length` (characters) as the
+/// `NewPassword` schema's `minLength` and `maxLength`: the document states
+/// the lengths this server enforces, whatever its configuration.
+fn password_lengths(doc: &mut Document, password: &tessera_model::config::PasswordConfig) {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(schema))) = components.schemas.get_mut("NewPassword") {
+        schema.min_length = Some(password.min_length as usize);
+        schema.max_length = Some(password.max_length as usize);
+    }
 }
 
 /// The oauth2 door's token endpoints as OAuth2 security schemes (password
@@ -212,5 +230,82 @@ pub async fn openapi_get(State(state): State<crate::AppState>) -> Result<Respons
             message: "the OpenAPI document is not assembled yet".into(),
             retry_after: Duration::from_secs(1),
         }),
+    }
+}
+
+/// Pieces of the document's `pattern`s that state what Rust's string
+/// functions do: `str::trim` and `split_whitespace` (Unicode White_Space,
+/// `char::is_whitespace`), and the free-text rule of
+/// `tessera_core::admin::names::text` (`char::is_control`). Character
+/// classes without their brackets, so they combine.
+pub mod patterns {
+    /// `char::is_whitespace`.
+    pub const WS: &str = r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+    /// `char::is_control`.
+    pub const CTRL: &str = r"\x00-\x1F\x7F-\x9F";
+
+    /// Absent in all but name: empty or only whitespace (what a trimmed
+    /// optional setting reads as `None`).
+    pub fn blank() -> String {
+        format!("^[{WS}]*$")
+    }
+
+    /// Free text that is kept trimmed: something other than whitespace,
+    /// at most `max` characters once trimmed, no control character but in
+    /// the whitespace around it.
+    pub fn trimmed_text(max: usize) -> String {
+        let edge = format!("[^{WS}{CTRL}]");
+        format!(
+            "^[{WS}]*{edge}(?:[^{CTRL}]{{0,{}}}{edge})?[{WS}]*$",
+            max.saturating_sub(2)
+        )
+    }
+
+    /// Free text with something other than whitespace in it and no control
+    /// character anywhere (its length is a `maxLength`).
+    pub fn text_not_blank() -> String {
+        format!("^[^{CTRL}]*[^{WS}{CTRL}][^{CTRL}]*$")
+    }
+
+    /// Words from `words` separated by whitespace, with whitespace around
+    /// them, or nothing; `star` admits `*` alone too.
+    pub fn words(words: &[&str], star: bool) -> String {
+        let word = format!("(?:{})", words.join("|"));
+        let list = format!("{word}(?:[{WS}]+{word})*");
+        let list = if star { format!(r"\*|{list}") } else { list };
+        format!("^[{WS}]*(?:{list})?[{WS}]*$")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// The patterns agree with Rust's own functions on every
+        /// character that matters to them.
+        #[test]
+        fn the_classes_are_rusts() {
+            let ws: Vec<char> = (0..=0x3000u32)
+                .filter_map(char::from_u32)
+                .filter(|c| c.is_whitespace())
+                .collect();
+            assert_eq!(
+                ws,
+                "\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}\u{2001}\u{2002}\u{2003}\u{2004}\u{2005}\u{2006}\
+                 \u{2007}\u{2008}\u{2009}\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}"
+                    .chars()
+                    .collect::<Vec<_>>()
+            );
+            assert!((0x3001..=0x10FFFFu32)
+                .filter_map(char::from_u32)
+                .all(|c| !c.is_whitespace()));
+            let ctrl: Vec<u32> = (0..=0x10FFFFu32)
+                .filter_map(char::from_u32)
+                .filter(|c| c.is_control())
+                .map(u32::from)
+                .collect();
+            assert_eq!(ctrl, (0..=0x1F).chain(0x7F..=0x9F).collect::<Vec<u32>>());
+            assert_eq!(trimmed_text(256).matches("{0,254}").count(), 1);
+            assert!(words(&["read", "write"], true).starts_with(r"^["));
+        }
     }
 }

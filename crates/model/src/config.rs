@@ -140,14 +140,33 @@ impl Default for StoreConfig {
     }
 }
 
-/// Argon2id parameters for password hashes (defaults: OWASP's m=19 MiB, t=2, p=1).
+/// Argon2id parameters for password hashes (defaults: OWASP's m=19 MiB,
+/// t=2, p=1), and what a new password must be. The policy applies when a
+/// password is set (`tessera user add` and `user passwd`, the admin API,
+/// the self-service change, the first `admin`); a hash already stored
+/// keeps working at login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Fewest characters (Unicode code points) a new password may have.
+    /// 8 by default; OWASP ASVS 4.0 level 2 (2.1.1) asks for 12.
+    pub min_length: u32,
+    /// Most characters a new password may have; longer ones are refused,
+    /// never truncated. At most [`MAX_PASSWORD_CHARS`].
+    pub max_length: u32,
+    /// Refuse a new password an attacker would find within a million
+    /// guesses by zxcvbn's estimate: one of the 30,000 most common
+    /// passwords or a small variation of one, a keyboard row, a repeat, a
+    /// sequence, a date.
+    pub refuse_common: bool,
 }
+
+/// The largest `[password] max_length`: 256 characters are at most 1024
+/// bytes of UTF-8, the most Tessera ever gives Argon2.
+pub const MAX_PASSWORD_CHARS: u32 = 256;
 
 impl Default for PasswordConfig {
     fn default() -> Self {
@@ -155,6 +174,9 @@ impl Default for PasswordConfig {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
+            min_length: 8,
+            max_length: 128,
+            refuse_common: true,
         }
     }
 }
@@ -162,10 +184,14 @@ impl Default for PasswordConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockoutConfig {
-    /// Failures within `window` that lock the account; 0 turns lockout off.
+    /// Failures within `window` that lock the account, at most 100 (OWASP
+    /// ASVS 2.2.1). 0 is the one way to turn lockout off: while it is on,
+    /// `window` and `duration` must be longer than 0s.
     pub max_failed_logins: u32,
+    /// How far back failures are counted.
     #[serde(with = "duration::required")]
     pub window: Duration,
+    /// How long a lockout lasts.
     #[serde(with = "duration::required")]
     pub duration: Duration,
 }
@@ -406,8 +432,9 @@ impl Default for LdapConfig {
 }
 
 impl Config {
-    /// Cross-field checks serde cannot express. Returns every problem
-    /// found, each naming the key to fix.
+    /// Cross-field checks and bounds serde cannot express. Returns every
+    /// problem found, each naming the key to fix, its value and what is
+    /// allowed.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         for (name, p) in &self.policies {
@@ -416,6 +443,21 @@ impl Config {
                     "policies.{name}: set max_lifetime or idle_timeout; a token that never expires is a proxy token"
                 ));
             }
+            for (key, value) in [
+                ("idle_timeout", p.idle_timeout),
+                ("max_lifetime", p.max_lifetime),
+                ("refresh_lifetime", p.refresh_lifetime),
+            ] {
+                if let Some(value) = value {
+                    check_range(
+                        &mut problems,
+                        &format!("policies.{name}.{key}"),
+                        value,
+                        SECOND,
+                        MAX_TOKEN_LIFETIME,
+                    );
+                }
+            }
         }
         if self.server.tls == TlsMode::Files
             && (self.server.tls_cert.is_none() || self.server.tls_key.is_none())
@@ -423,23 +465,15 @@ impl Config {
             problems.push("server.tls = \"files\" needs both server.tls_cert and server.tls_key".into());
         }
         if self.ldap.pool_size == 0 {
-            problems.push("ldap.pool_size: at least 1 connection per directory".into());
+            problems.push("ldap.pool_size is 0; it must be at least 1 connection per directory".into());
         }
-        if self.ldap.connect_timeout.is_zero() || self.ldap.operation_timeout.is_zero() {
-            problems.push("ldap.connect_timeout and ldap.operation_timeout must be longer than 0s".into());
-        }
-        let pw = &self.password;
-        if pw.iterations == 0 {
-            problems.push("password.iterations must be at least 1".into());
-        }
-        if pw.parallelism == 0 || pw.parallelism > 255 {
-            problems.push("password.parallelism must be between 1 and 255".into());
-        }
-        if pw.memory_kib < 8 * pw.parallelism.max(1) {
-            problems.push("password.memory_kib must be at least 8 × password.parallelism".into());
-        }
+        self.password_problems(&mut problems);
+        self.lockout_problems(&mut problems);
         if self.server.max_body_bytes < 1024 {
-            problems.push("server.max_body_bytes must be at least 1024".into());
+            problems.push(format!(
+                "server.max_body_bytes is {}; it must be at least 1024",
+                self.server.max_body_bytes
+            ));
         }
         if self.server.max_connections == 0 || self.server.max_connections > 1_000_000 {
             problems.push(format!(
@@ -447,44 +481,53 @@ impl Config {
                 self.server.max_connections
             ));
         }
+        let ms = Duration::from_millis;
+        let (min, hour) = (Duration::from_secs(60), Duration::from_secs(3600));
         let bounds = [
             (
                 "server.header_read_timeout",
                 self.server.header_read_timeout,
-                100,
-                300_000,
+                ms(100),
+                5 * min,
             ),
             (
                 "server.keep_alive_timeout",
                 self.server.keep_alive_timeout,
-                100,
-                3_600_000,
+                ms(100),
+                hour,
             ),
-            ("server.send_timeout", self.server.send_timeout, 100, 3_600_000),
-            ("store.acquire_timeout", self.store.acquire_timeout, 100, 60_000),
+            ("server.send_timeout", self.server.send_timeout, ms(100), hour),
+            (
+                "server.request_timeout",
+                self.server.request_timeout,
+                ms(100),
+                hour,
+            ),
+            ("store.acquire_timeout", self.store.acquire_timeout, ms(100), min),
             (
                 "store.operation_timeout",
                 self.store.operation_timeout,
-                100,
-                300_000,
+                ms(100),
+                5 * min,
+            ),
+            ("cluster.max_staleness", self.cluster.max_staleness, SECOND, hour),
+            ("ldap.connect_timeout", self.ldap.connect_timeout, ms(100), min),
+            (
+                "ldap.operation_timeout",
+                self.ldap.operation_timeout,
+                ms(100),
+                5 * min,
             ),
             (
-                "cluster.max_staleness",
-                self.cluster.max_staleness,
-                1_000,
-                3_600_000,
+                "gateway.connect_timeout",
+                self.gateway.connect_timeout,
+                ms(100),
+                min,
             ),
+            ("gateway.timeout", self.gateway.timeout, ms(100), hour),
         ];
-        for (key, value, min_ms, max_ms) in bounds {
-            let ms = value.as_millis();
-            if ms < min_ms || ms > max_ms {
-                problems.push(format!(
-                    "{key} is {}; it must be between {} and {}",
-                    duration::format(value),
-                    duration::format(Duration::from_millis(min_ms as u64)),
-                    duration::format(Duration::from_millis(max_ms as u64)),
-                ));
-            }
+        for (key, value, min, max) in bounds {
+            check_range(&mut problems, key, value, min, max);
         }
         if !self.store.url.is_empty()
             && !self.store.url.starts_with("sqlite:")
@@ -531,9 +574,90 @@ impl Config {
         }
     }
 
+    /// `[password]`: Argon2 parameters Argon2 accepts, and a length range
+    /// that holds at least one password.
+    fn password_problems(&self, problems: &mut Vec<String>) {
+        let pw = &self.password;
+        if pw.iterations == 0 {
+            problems.push("password.iterations is 0; it must be at least 1".into());
+        }
+        if pw.parallelism == 0 || pw.parallelism > 255 {
+            problems.push(format!(
+                "password.parallelism is {}; it must be between 1 and 255",
+                pw.parallelism
+            ));
+        }
+        if pw.memory_kib < 8 * pw.parallelism.max(1) {
+            problems.push(format!(
+                "password.memory_kib is {}; it must be at least 8 × password.parallelism ({})",
+                pw.memory_kib,
+                8 * pw.parallelism.max(1)
+            ));
+        }
+        if pw.min_length == 0 || pw.min_length > 128 {
+            problems.push(format!(
+                "password.min_length is {}; it must be between 1 and 128 (ASVS level 2 asks for 12)",
+                pw.min_length
+            ));
+        }
+        if pw.max_length < pw.min_length.max(1) || pw.max_length > MAX_PASSWORD_CHARS {
+            problems.push(format!(
+                "password.max_length is {}; it must be between password.min_length ({}) and {MAX_PASSWORD_CHARS}",
+                pw.max_length, pw.min_length
+            ));
+        }
+    }
+
+    /// `[lockout]`: on (`max_failed_logins` 1 to 100) it needs a window
+    /// and a duration longer than 0s, or it would never lock (or lock
+    /// "until now"); off (0) it keeps only the upper bounds.
+    fn lockout_problems(&self, problems: &mut Vec<String>) {
+        let lock = &self.lockout;
+        if lock.max_failed_logins > 100 {
+            problems.push(format!(
+                "lockout.max_failed_logins is {}; it must be between 1 and 100 (ASVS 2.2.1), or 0 to turn lockout off",
+                lock.max_failed_logins
+            ));
+        }
+        let on = lock.max_failed_logins > 0;
+        for (key, value) in [
+            ("lockout.window", lock.window),
+            ("lockout.duration", lock.duration),
+        ] {
+            if on && value.is_zero() {
+                problems.push(format!(
+                    "{key} is 0s; it must be between 1s and 24h while lockout is on \
+                     (set lockout.max_failed_logins = 0 to turn lockout off)"
+                ));
+            } else {
+                let min = if on { SECOND } else { Duration::ZERO };
+                check_range(problems, key, value, min, Duration::from_secs(24 * HOUR));
+            }
+        }
+    }
+
     /// The policy called `name`, if `[policies]` defines it.
     pub fn policy(&self, name: &str) -> Option<&TokenPolicy> {
         self.policies.get(name)
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// The longest lifetime, idle timeout or refresh lifetime a policy may
+/// give: 366 days.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * HOUR);
+
+/// Adds a problem when `value` of `key` lies outside `min..=max`, naming
+/// the key, the value and the range.
+pub fn check_range(problems: &mut Vec<String>, key: &str, value: Duration, min: Duration, max: Duration) {
+    if value < min || value > max {
+        problems.push(format!(
+            "{key} is {}; it must be between {} and {}",
+            duration::format(value),
+            duration::format(min),
+            duration::format(max),
+        ));
     }
 }
 
@@ -571,6 +695,97 @@ mod tests {
         }
         let err = toml::from_str::<Config>("[gateway]\nunauthenticated = \"302\"\n").unwrap_err();
         assert!(err.to_string().contains("redirect"), "{err}");
+    }
+
+    fn problems(toml_text: &str) -> Vec<String> {
+        let c: Config = toml::from_str(toml_text).unwrap();
+        c.validate().err().unwrap_or_default()
+    }
+
+    #[test]
+    fn lockout_on_needs_a_window_and_a_duration() {
+        let p = problems("[lockout]\nwindow = \"0s\"\nduration = \"0s\"\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("lockout.window is 0s"), "{p:?}");
+        assert!(p[1].starts_with("lockout.duration is 0s"), "{p:?}");
+        assert!(p[1].contains("max_failed_logins = 0"), "{p:?}");
+        // Off, said explicitly: zeros are fine.
+        let off = "[lockout]\nmax_failed_logins = 0\nwindow = \"0s\"\nduration = \"0s\"\n";
+        assert_eq!(problems(off), Vec::<String>::new());
+        let p = problems("[lockout]\nmax_failed_logins = 101\n");
+        assert!(p[0].contains("lockout.max_failed_logins is 101"), "{p:?}");
+        let p = problems("[lockout]\nmax_failed_logins = 0\nduration = \"25h\"\n");
+        assert_eq!(p, ["lockout.duration is 25h; it must be between 0s and 24h"]);
+    }
+
+    #[test]
+    fn every_duration_has_an_upper_bound_named_with_its_value() {
+        for (text, key) in [
+            ("[lockout]\nwindow = \"99999999999h\"\n", "lockout.window"),
+            (
+                "[server]\nrequest_timeout = \"99999999999h\"\n",
+                "server.request_timeout",
+            ),
+            ("[gateway]\ntimeout = \"2h\"\n", "gateway.timeout"),
+            ("[gateway]\nconnect_timeout = \"0s\"\n", "gateway.connect_timeout"),
+            ("[ldap]\noperation_timeout = \"1h\"\n", "ldap.operation_timeout"),
+            ("[ldap]\nconnect_timeout = \"0s\"\n", "ldap.connect_timeout"),
+            ("[store]\nacquire_timeout = \"2m\"\n", "store.acquire_timeout"),
+            ("[cluster]\nmax_staleness = \"2h\"\n", "cluster.max_staleness"),
+            (
+                "[policies.oauth2]\nmax_lifetime = \"99999999999h\"\n",
+                "policies.oauth2.max_lifetime",
+            ),
+            (
+                "[policies.oauth2-api]\nidle_timeout = \"367d\"\n",
+                "policies.oauth2-api.idle_timeout",
+            ),
+            (
+                "[policies.oauth2]\nrefresh_lifetime = \"500ms\"\n",
+                "policies.oauth2.refresh_lifetime",
+            ),
+        ] {
+            let p = problems(text);
+            assert_eq!(p.len(), 1, "{text}: {p:?}");
+            assert!(p[0].starts_with(&format!("{key} is ")), "{text}: {p:?}");
+            assert!(p[0].contains("it must be between"), "{text}: {p:?}");
+        }
+        let p = problems("[policies.oauth2]\nmax_lifetime = \"99999999999h\"\n");
+        assert_eq!(
+            p,
+            ["policies.oauth2.max_lifetime is 99999999999h; it must be between 1s and 8784h"]
+        );
+        // The longest allowed values pass.
+        assert_eq!(
+            problems("[policies.oauth2]\nmax_lifetime = \"366d\"\n[lockout]\nduration = \"24h\"\n"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn password_lengths_must_leave_room_for_a_password() {
+        let p = problems("[password]\nmin_length = 0\n");
+        assert!(p[0].starts_with("password.min_length is 0"), "{p:?}");
+        let p = problems("[password]\nmin_length = 20\nmax_length = 12\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("password.max_length is 12"), "{p:?}");
+        let p = problems("[password]\nmax_length = 257\n");
+        assert!(p[0].contains("and 256"), "{p:?}");
+        assert_eq!(
+            problems("[password]\nmin_length = 12\nmax_length = 256\nrefuse_common = false\n"),
+            Vec::<String>::new()
+        );
+        let d = PasswordConfig::default();
+        assert_eq!((d.min_length, d.max_length, d.refuse_common), (8, 128, true));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = problems(
+            "[lockout]\nduration = \"0s\"\n[server]\nheader_read_timeout = \"0s\"\n\
+             [policies.oauth2]\nmax_lifetime = \"99999999999h\"\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
     }
 
     #[test]

@@ -91,6 +91,23 @@ impl fmt::Debug for User {
     }
 }
 
+/// The built-in role that administers Tessera when held on the system
+/// scope (SPEC §1). Its name never changes.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Whether a change may take away the last enabled administrator: the
+/// last enabled user (not an emergency account, in an enabled domain)
+/// holding [`ADMIN_ROLE`] on the system. Disabling that user, withdrawing
+/// that role or disabling that domain would leave nobody able to use the
+/// admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastAdmin {
+    /// Refuse the change (the admin API; the CLI without `--force`).
+    Keep,
+    /// Make it anyway: the CLI's `--force`, run on the host on purpose.
+    Override,
+}
+
 /// A named set of permissions, granted through assignments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

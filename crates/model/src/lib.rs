@@ -15,7 +15,8 @@ pub mod time;
 pub use audit::{AuditEvent, AuditKind, NewAuditEvent};
 pub use directory::{GroupMapping, LdapBind, LdapSettings};
 pub use identity::{
-    Assignment, AssignmentScope, Client, Domain, IdentitySource, Principal, Role, RoleGrant, User,
+    Assignment, AssignmentScope, Client, Domain, IdentitySource, LastAdmin, Principal, Role, RoleGrant, User,
+    ADMIN_ROLE,
 };
 pub use ids::{ClientId, DomainId, RoleId, SessionId, UserId};
 pub use secret::Secret;

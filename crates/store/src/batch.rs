@@ -82,12 +82,42 @@ pub enum WriteOutcome {
 /// The statements of a batch, per backend: the rows arrive as one JSON
 /// array of arrays, in `SESSION_COLUMNS` / `AUDIT_COLUMNS` order.
 struct BatchSql {
+    /// Run on the writer connection before the batch's transaction, and
+    /// `restore` after it (SQLite: `synchronous` NORMAL for the batch only).
+    relax: Option<&'static str>,
+    restore: Option<&'static str>,
     rotate: &'static str,
     sessions: &'static str,
     audit: &'static str,
 }
 
+/// The writer connection while a token batch runs relaxed: unless the
+/// batch put it back (`armed` cleared), it is closed instead of returned
+/// to the pool (an error or a cancelled batch), so no other write ever
+/// commits on it with `synchronous = NORMAL`. The pool opens the next one
+/// from the store's options, with FULL.
+struct Relaxed<DB: sqlx::Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    armed: bool,
+}
+
+impl<DB: sqlx::Database> Drop for Relaxed<DB> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Token issues and refresh rotations commit with `synchronous = NORMAL`:
+/// what a power cut can undo here is only ever a grant (a token that then
+/// no longer works, fail-closed), and the next FULL commit (any other
+/// write) or checkpoint makes it durable too; one fsync per batch would
+/// cost a quarter of the grant rate (docs/decisions.md, "SQLite commits
+/// with synchronous = FULL, token batches excepted").
 const SQLITE_BATCH: BatchSql = BatchSql {
+    relax: Some("PRAGMA synchronous = NORMAL"),
+    restore: Some("PRAGMA synchronous = FULL"),
     rotate: "UPDATE sessions SET previous_hash = token_hash, token_hash = unhex(j.value->>1),
                expires_at = j.value->>2, last_used_at = ?1
              FROM (SELECT value FROM json_each(?2)) AS j
@@ -105,6 +135,8 @@ const SQLITE_BATCH: BatchSql = BatchSql {
 };
 
 const POSTGRES_BATCH: BatchSql = BatchSql {
+    relax: None,
+    restore: None,
     rotate: "UPDATE sessions SET previous_hash = sessions.token_hash, token_hash = decode(j.value->>1, 'hex'),
                expires_at = (j.value->>2)::bigint, last_used_at = $1
              FROM jsonb_array_elements($2::jsonb) AS j(value)
@@ -256,7 +288,15 @@ impl Store {
         };
         let result: Result<Vec<WriteOutcome>, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
-                let mut tx = pool.begin().await?;
+                let mut held = Relaxed {
+                    conn: pool.acquire().await?,
+                    armed: false,
+                };
+                if let Some(relax) = sql.relax {
+                    held.armed = true;
+                    sqlx::query(relax).execute(&mut *held.conn).await?;
+                }
+                let mut tx = sqlx::Connection::begin(&mut *held.conn).await?;
                 // 1. Rotate every refresh session, in one statement.
                 let mut retired: HashSet<String> = HashSet::new();
                 if !rotation_rows.is_empty() {
@@ -341,6 +381,14 @@ impl Store {
                     sqlx::query(sql.audit).bind(rows).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
+                if let Some(restore) = sql.restore {
+                    // Committed either way: a failure here only costs the
+                    // connection (closed on drop), never the batch.
+                    match sqlx::query(restore).execute(&mut *held.conn).await {
+                        Ok(_) => held.armed = false,
+                        Err(e) => tracing::warn!(error = %e, "could not restore the writer's synchronous = FULL; closing it"),
+                    }
+                }
                 Ok(outcomes)
             }
             .await

@@ -3,9 +3,10 @@
 
 use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::names;
+use crate::users::{spares_an_admin, Guarded};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::names::NameKind;
-use tessera_model::{Domain, DomainId, IdentitySource, Timestamp};
+use tessera_model::{Domain, DomainId, IdentitySource, LastAdmin, Timestamp};
 
 #[derive(sqlx::FromRow)]
 struct DomainRow {
@@ -109,28 +110,62 @@ impl Store {
         rows.into_iter().map(Domain::try_from).collect()
     }
 
-    /// Enables or disables a domain; `false` when no such domain exists.
+    /// Enables or disables a domain, every node told; `false` when no such
+    /// domain exists.
+    ///
+    /// Errors: [`StoreError::LastAdministrator`] when `guard` is
+    /// [`LastAdmin::Keep`] and every enabled administrator is a user of
+    /// this domain; decided and written in one transaction (see
+    /// [`Store::set_user_enabled`]).
     pub async fn set_domain_enabled(
         &self,
         id: &DomainId,
         enabled: bool,
         now: Timestamp,
+        guard: LastAdmin,
     ) -> StoreResult<bool> {
-        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+        let guard = if enabled { LastAdmin::Override } else { guard };
+        let lock = self.admin_lock(guard);
+        let sql = match guard {
+            LastAdmin::Keep => format!(
+                "UPDATE domains SET enabled = $1, updated_at = $2 WHERE id = $3 AND {}",
+                spares_an_admin("u.domain_id = $3")
+            ),
+            LastAdmin::Override => {
+                "UPDATE domains SET enabled = $1, updated_at = $2 WHERE id = $3".to_owned()
+            }
+        };
+        let result: Result<Guarded, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                let done = sqlx::query("UPDATE domains SET enabled = $1, updated_at = $2 WHERE id = $3")
+                if let Some(lock) = &lock {
+                    sqlx::query(lock).fetch_optional(&mut *tx).await?;
+                }
+                let done = sqlx::query(&sql)
                     .bind(enabled)
                     .bind(now.0)
                     .bind(id.as_str())
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !done {
+                    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM domains WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Ok(if exists.is_some() {
+                        Guarded::Refused
+                    } else {
+                        Guarded::Done(false)
+                    });
+                }
                 insert_invalidation(&mut *tx, &Invalidation::Domain(id.to_string()), now).await?;
                 tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Ok(Guarded::Done(true))
             }
             .await
         });
-        Ok(result?)
+        result?.into_result()
     }
 }

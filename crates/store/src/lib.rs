@@ -27,7 +27,7 @@ mod users;
 pub use audit::AuditQuery;
 pub use batch::{CapCheck, IssueOutcome, RotateOutcome, Rotation, WriteJob, WriteOutcome};
 pub use cluster::BootstrapRecords;
-pub use error::{StoreError, StoreResult};
+pub use error::{OpenFailure, StoreError, StoreResult};
 pub use invalidations::Invalidation;
 pub use keys::SigningKeyRecord;
 pub use ldap::group_key;
@@ -145,7 +145,16 @@ impl Store {
                 .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // FULL: a commit is on disk (the WAL fsynced) before it is
+                // acknowledged, so a power cut cannot roll back a
+                // revocation, logout, lockout, password change or any
+                // admin change; NORMAL only survived a killed process.
+                // The one exception is the token path's group commit
+                // (batch.rs), which relaxes to NORMAL for its own
+                // transaction: it can only lose grants (docs/decisions.md,
+                // "SQLite commits with synchronous = FULL, token batches
+                // excepted").
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(timeouts.operation)
                 .pragma("temp_store", "memory")

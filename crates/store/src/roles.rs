@@ -3,10 +3,12 @@
 
 use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::names;
+use crate::users::{spares_an_admin, Guarded};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::names::NameKind;
 use tessera_model::{
-    Assignment, AssignmentScope, ClientId, DomainId, Principal, Role, RoleGrant, RoleId, Timestamp, UserId,
+    Assignment, AssignmentScope, ClientId, DomainId, LastAdmin, Principal, Role, RoleGrant, RoleId,
+    Timestamp, UserId, ADMIN_ROLE,
 };
 
 #[derive(sqlx::FromRow)]
@@ -174,29 +176,65 @@ impl Store {
         })
     }
 
-    /// Withdraws a role; `false` when the principal did not hold it there.
-    pub async fn revoke_grant(&self, a: &Assignment, now: Timestamp) -> StoreResult<bool> {
+    /// Withdraws a role, every node told; `false` when the principal did
+    /// not hold it there.
+    ///
+    /// Errors: [`StoreError::LastAdministrator`] when `guard` is
+    /// [`LastAdmin::Keep`] and this is the system `admin` role of the last
+    /// enabled administrator; decided and written in one transaction (see
+    /// [`Store::set_user_enabled`]).
+    pub async fn revoke_grant(&self, a: &Assignment, now: Timestamp, guard: LastAdmin) -> StoreResult<bool> {
         let (kind, id) = principal_key(&a.principal);
-        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+        let lock = self.admin_lock(guard);
+        let matching = "principal_kind = $1 AND principal_id = $2 AND role_id = $3 AND scope_domain_id = $4";
+        let sql = match guard {
+            // Only a user's system `admin` role counts; any other goes.
+            LastAdmin::Keep => format!(
+                "DELETE FROM assignments WHERE {matching}
+                   AND (principal_kind <> 'user' OR scope_domain_id <> ''
+                        OR role_id NOT IN (SELECT id FROM roles WHERE name = '{ADMIN_ROLE}')
+                        OR {})",
+                spares_an_admin("u.id = $2")
+            ),
+            LastAdmin::Override => format!("DELETE FROM assignments WHERE {matching}"),
+        };
+        let result: Result<Guarded, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                let done = sqlx::query(
-                    "DELETE FROM assignments WHERE principal_kind = $1 AND principal_id = $2 AND role_id = $3
-                       AND scope_domain_id = $4",
-                )
-                .bind(kind)
-                .bind(id)
-                .bind(a.role_id.as_str())
-                .bind(scope_key(&a.scope))
-                .execute(&mut *tx)
-                .await?;
+                if let Some(lock) = &lock {
+                    sqlx::query(lock).fetch_optional(&mut *tx).await?;
+                }
+                let done = sqlx::query(&sql)
+                    .bind(kind)
+                    .bind(id)
+                    .bind(a.role_id.as_str())
+                    .bind(scope_key(&a.scope))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !done {
+                    let held: Option<String> =
+                        sqlx::query_scalar(&format!("SELECT principal_id FROM assignments WHERE {matching}"))
+                            .bind(kind)
+                            .bind(id)
+                            .bind(a.role_id.as_str())
+                            .bind(scope_key(&a.scope))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    return Ok(if held.is_some() {
+                        Guarded::Refused
+                    } else {
+                        Guarded::Done(false)
+                    });
+                }
                 insert_invalidation(&mut *tx, &principal_invalidation(&a.principal), now).await?;
                 tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Ok(Guarded::Done(true))
             }
             .await
         });
-        Ok(result?)
+        result?.into_result()
     }
 
     /// Roles a principal holds, with the scope of each.

@@ -7,7 +7,7 @@ use crate::roles::insert_assignment;
 use crate::{on_pool, Store, StoreError, StoreResult};
 use std::time::Duration;
 use tessera_model::names::NameKind;
-use tessera_model::{Assignment, DomainId, Timestamp, User, UserId};
+use tessera_model::{Assignment, DomainId, LastAdmin, Timestamp, User, UserId, ADMIN_ROLE};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -58,6 +58,63 @@ pub enum Admission {
     Admitted { counted: i64 },
     /// The account is locked, or the window's attempts are used up.
     Refused,
+}
+
+/// A condition, for the `WHERE` of a change, that holds unless the change
+/// would take away the last enabled administrator ([`LastAdmin`]): no
+/// enabled administrator is among those `hit` picks out (a condition on
+/// their user row `u`, such as `u.id = $3`), or one outside them remains.
+/// Atomic on its own only where writers take turns (SQLite); PostgreSQL
+/// takes [`Store::admin_lock`] first.
+pub(crate) fn spares_an_admin(hit: &str) -> String {
+    let admins = format!(
+        "SELECT 1 FROM users u
+           JOIN domains d ON d.id = u.domain_id
+           JOIN assignments a ON a.principal_kind = 'user' AND a.principal_id = u.id
+                             AND a.scope_domain_id = ''
+           JOIN roles r ON r.id = a.role_id
+          WHERE r.name = '{ADMIN_ROLE}' AND r.enabled AND u.enabled AND NOT u.emergency AND d.enabled"
+    );
+    format!("(NOT EXISTS ({admins} AND {hit}) OR EXISTS ({admins} AND NOT ({hit})))")
+}
+
+/// What a change guarded by [`spares_an_admin`] did, decided inside its
+/// transaction.
+pub(crate) enum Guarded {
+    /// Done; `false` when there was nothing to change (no such row).
+    Done(bool),
+    /// Refused: it would have left no enabled administrator.
+    Refused,
+}
+
+impl Guarded {
+    pub(crate) fn into_result(self) -> StoreResult<bool> {
+        match self {
+            Guarded::Done(done) => Ok(done),
+            Guarded::Refused => Err(StoreError::LastAdministrator),
+        }
+    }
+}
+
+impl Store {
+    /// The statement that makes changes which could take away an
+    /// administrator take turns on PostgreSQL, run first in their
+    /// transaction: it locks the `admin` role's row until the transaction
+    /// ends. Under READ COMMITTED each later statement reads a snapshot
+    /// taken after the lock was granted, so it sees what the previous
+    /// holder committed; without the lock, two transactions disabling two
+    /// different administrators would each still see the other enabled and
+    /// both succeed. `FOR NO KEY UPDATE` leaves the key-share locks of new
+    /// assignments' foreign keys unblocked. SQLite needs none: one write
+    /// transaction at a time, and the guarded statement comes first in it.
+    pub(crate) fn admin_lock(&self, guard: LastAdmin) -> Option<String> {
+        match (self, guard) {
+            (Store::Postgres { .. }, LastAdmin::Keep) => Some(format!(
+                "SELECT id FROM roles WHERE name = '{ADMIN_ROLE}' FOR NO KEY UPDATE"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Inserts one user (with no failures counted) on any executor of either
@@ -166,24 +223,62 @@ impl Store {
         Ok(rows.into_iter().map(User::from).collect())
     }
 
-    /// `false` when no such user exists.
-    pub async fn set_user_enabled(&self, id: &UserId, enabled: bool, now: Timestamp) -> StoreResult<bool> {
-        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+    /// Enables or disables a user, every node told. `false` when no such
+    /// user exists.
+    ///
+    /// Errors: [`StoreError::LastAdministrator`] when `guard` is
+    /// [`LastAdmin::Keep`] and disabling would leave no enabled
+    /// administrator; decided and written in one transaction, so two
+    /// concurrent disables of the last two administrators (on any nodes)
+    /// never both succeed.
+    pub async fn set_user_enabled(
+        &self,
+        id: &UserId,
+        enabled: bool,
+        now: Timestamp,
+        guard: LastAdmin,
+    ) -> StoreResult<bool> {
+        let guard = if enabled { LastAdmin::Override } else { guard };
+        let lock = self.admin_lock(guard);
+        let sql = match guard {
+            LastAdmin::Keep => format!(
+                "UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3 AND {}",
+                spares_an_admin("u.id = $3")
+            ),
+            LastAdmin::Override => "UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3".to_owned(),
+        };
+        let result: Result<Guarded, sqlx::Error> = on_pool!(self, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                let done = sqlx::query("UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3")
+                if let Some(lock) = &lock {
+                    sqlx::query(lock).fetch_optional(&mut *tx).await?;
+                }
+                let done = sqlx::query(&sql)
                     .bind(enabled)
                     .bind(now.0)
                     .bind(id.as_str())
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !done {
+                    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Ok(if exists.is_some() {
+                        Guarded::Refused
+                    } else {
+                        Guarded::Done(false)
+                    });
+                }
                 insert_invalidation(&mut *tx, &Invalidation::User(id.to_string()), now).await?;
                 tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Ok(Guarded::Done(true))
             }
             .await
         });
-        Ok(result?)
+        result?.into_result()
     }
 
     /// Replaces the password hash. `false` when no such user exists.

@@ -23,7 +23,10 @@ async fn domains_are_unique_and_found_in_any_case() {
         assert_eq!(found, d, "{backend}");
         let dup = store.create_domain(&domain("MARKETING")).await.unwrap_err();
         assert!(matches!(dup, StoreError::Conflict(_)), "{backend}: {dup}");
-        assert!(store.set_domain_enabled(&d.id, false, T0).await.unwrap());
+        assert!(store
+            .set_domain_enabled(&d.id, false, T0, LastAdmin::Keep)
+            .await
+            .unwrap());
         assert!(
             !store.find_domain(&d.id).await.unwrap().unwrap().enabled,
             "{backend}"
@@ -86,8 +89,8 @@ async fn a_user_and_its_roles_land_together_or_not_at_all() {
 
         let found = store.find_user_by_name(&d.id, "Alice").await.unwrap().unwrap();
         assert_eq!(found.id, u.id);
-        assert!(store.revoke_grant(&grants[1], T0).await.unwrap());
-        assert!(!store.revoke_grant(&grants[1], T0).await.unwrap());
+        assert!(store.revoke_grant(&grants[1], T0, LastAdmin::Keep).await.unwrap());
+        assert!(!store.revoke_grant(&grants[1], T0, LastAdmin::Keep).await.unwrap());
         assert!(matches!(
             store.grant(&grants[0], T0).await.unwrap_err(),
             StoreError::Conflict(_)
@@ -359,8 +362,14 @@ async fn changes_that_stale_caches_are_logged_for_every_node() {
         let s = session(&u, TokenKind::Access, None);
         store.insert_session(&s).await.unwrap();
         store.revoke_session(&s.id, T0, "logout").await.unwrap();
-        store.set_user_enabled(&u.id, false, T0).await.unwrap();
-        store.set_domain_enabled(&d.id, false, T0).await.unwrap();
+        store
+            .set_user_enabled(&u.id, false, T0, LastAdmin::Keep)
+            .await
+            .unwrap();
+        store
+            .set_domain_enabled(&d.id, false, T0, LastAdmin::Keep)
+            .await
+            .unwrap();
         store
             .revoke_user_sessions(&u.id, true, T0, "force")
             .await
@@ -448,4 +457,54 @@ async fn a_checkpoint_puts_committed_writes_into_the_database_file() {
             "{backend}: the database file alone has the domain"
         );
     }
+}
+
+/// A commit SQLite acknowledges is on disk: WAL journal with
+/// `synchronous = FULL` (2) on every connection that writes (the writer
+/// and the checkpointer), so a power cut cannot roll back a revocation,
+/// logout, lockout or password change. With NORMAL (1) the last commits
+/// before a power loss may vanish. The token path's batches run relaxed
+/// (NORMAL) for their own transaction only: after one, the writer is back
+/// at FULL for whatever commits next.
+#[tokio::test]
+async fn sqlite_commits_are_durable_wal_with_synchronous_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let store = Store::connect(&url, 2).await.unwrap();
+    let d = domain("local");
+    store.create_domain(&d).await.unwrap();
+    let u = user(&d, "alice");
+    store.create_user(&u, &[]).await.unwrap();
+    let Store::Sqlite {
+        reader,
+        writer,
+        checkpointer,
+    } = &store
+    else {
+        panic!("a sqlite: URL opens a SQLite store");
+    };
+    for round in ["at start", "after a token batch"] {
+        for (name, pool) in [
+            ("writer", writer),
+            ("checkpointer", checkpointer),
+            ("reader", reader),
+        ] {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal", "{name} {round}: journal mode");
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(
+                sync, 2,
+                "{name} {round}: synchronous must be FULL (2), not NORMAL (1)"
+            );
+        }
+        let s = session(&u, TokenKind::Access, None);
+        store.issue_sessions(&[s], None, &[], T0).await.unwrap();
+    }
+    store.close().await;
 }

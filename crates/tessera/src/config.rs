@@ -131,7 +131,30 @@ impl Default for FileConfig {
 
 /// Loads and validates the configuration. `file` is the `--config` flag
 /// (or `TESSERA_CONFIG`); without it `./tessera.toml` is read when present.
+///
+/// Errors: a file that cannot be read or parsed; else every problem
+/// [`load_unchecked`] finds, in one message, one line each.
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings> {
+    let (settings, problems) = load_unchecked(file, overrides)?;
+    if !problems.is_empty() {
+        return Err(invalid(&problems));
+    }
+    Ok(settings)
+}
+
+/// `invalid configuration:` and one line per problem.
+pub fn invalid(problems: &[String]) -> anyhow::Error {
+    anyhow!("invalid configuration:\n  - {}", problems.join("\n  - "))
+}
+
+/// The configuration as read, and every problem its checks find (each
+/// naming the key, its value and what is allowed), so that a caller with
+/// more to check (`config check`, with the store) can report all of them
+/// at once.
+///
+/// Errors: a file that cannot be read or parsed (a value of the wrong
+/// type, an unknown key).
+pub fn load_unchecked(file: Option<&Path>, overrides: &Overrides) -> Result<(Settings, Vec<String>)> {
     let mut fig = Figment::from(Serialized::defaults(FileConfig::default()));
     match file {
         Some(path) => {
@@ -173,13 +196,11 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings> {
     if let Err(rule_problem) = tessera_core::policy::Policy::compile(&config.gateway) {
         problems.push(rule_problem);
     }
-    if !problems.is_empty() {
-        return Err(anyhow!("invalid configuration:\n  - {}", problems.join("\n  - ")));
-    }
-    Ok(Settings {
+    let settings = Settings {
         config: Arc::new(config),
         doors: Arc::new(doors),
-    })
+    };
+    Ok((settings, problems))
 }
 
 /// Turns figment's errors into one line per problem naming the key and

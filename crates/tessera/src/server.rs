@@ -65,11 +65,25 @@ impl RunningServer {
 
 /// Binds `[server] listen` (or `listener`, when given) and starts serving
 /// the application on `core`, its doors configured by `doors`.
+///
+/// Errors: before anything is bound, every role or policy the
+/// configuration names that the store lacks, in one message (see
+/// [`tessera_core::references`]); then binding and TLS errors.
 pub async fn start(
     core: Arc<Core>,
     doors: Arc<DoorsConfig>,
     listener: Option<TcpListener>,
 ) -> Result<RunningServer> {
+    let report = core
+        .check_references(&doors.roles_named())
+        .await
+        .context("reading the roles and clients the configuration names")?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    if !report.problems.is_empty() {
+        anyhow::bail!("invalid configuration:\n  - {}", report.problems.join("\n  - "));
+    }
     let config = core.config_shared();
     let listener = match listener {
         Some(l) => l,

@@ -2,7 +2,7 @@
 //! start and kept in the data dir (seeds 000 and 001 expect `curl -k`), or
 //! the operator's PEM files.
 
-use crate::private_files::{create_private_dir, write_private};
+use crate::private_files::{create_private_dir, ensure_private, write_private};
 use anyhow::{bail, Context, Result};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
@@ -55,7 +55,10 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
+/// The private key, refused when users other than its owner may read it
+/// (the operator's `[server] tls_key` as much as the self-signed one).
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
+    ensure_private(path, "TLS private key")?;
     let pem = std::fs::read(path).with_context(|| format!("reading TLS key {}", path.display()))?;
     rustls_pemfile::private_key(&mut pem.as_slice())
         .with_context(|| format!("parsing TLS key {}", path.display()))?

@@ -5,7 +5,7 @@
 
 use super::names;
 use crate::audit::Actor;
-use crate::directory::{parse_ca_pem, secret, template};
+use crate::directory::{secret, template, tls_config};
 use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
 use serde::Serialize;
@@ -63,34 +63,80 @@ pub fn cleartext_warning(domain: &str, url: &str) -> String {
     )
 }
 
+/// An optional setting: absent, empty or only whitespace is `None`;
+/// otherwise the text as given must be free text (no control character,
+/// at most `max` characters), and is kept without its surrounding
+/// whitespace.
 fn optional(what: &str, value: Option<String>, max: usize) -> AuthResult<Option<String>> {
-    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+    match value.filter(|v| !v.trim().is_empty()) {
         Some(v) => {
             names::text(what, &v, max)?;
-            Ok(Some(v))
+            Ok(Some(v.trim().to_owned()))
         }
         None => Ok(None),
     }
+}
+
+/// A local domain's group mappings, which do not exist.
+fn no_mappings(d: &Domain) -> AuthError {
+    AuthError::NotFound(format!(
+        "group mappings of domain {:?} (a local domain: only LDAP domains map directory groups)",
+        d.name
+    ))
 }
 
 fn invalid(why: impl Into<String>) -> AuthError {
     AuthError::InvalidInput(why.into())
 }
 
-/// Checks the URL: `ldap://` or `ldaps://`, a host, nothing after it.
+/// Checks the URL: `ldap://` or `ldaps://` (any letter case), then
+/// `host[:port]` and nothing after it but `/` ([`is_host_port`]).
 fn check_url(url: &str) -> AuthResult<()> {
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("ldaps://")
         .or_else(|| lower.strip_prefix("ldap://"))
         .ok_or_else(|| invalid(format!("LDAP URL {url:?} must start with ldap:// or ldaps://")))?;
-    let host = rest.trim_end_matches('/');
-    if host.is_empty() || host.contains(['/', '?', ' ', '@']) {
+    if !is_host_port(rest.trim_end_matches('/')) {
         return Err(invalid(format!(
-            "LDAP URL {url:?} must be scheme://host[:port] and nothing more"
+            "LDAP URL {url:?} must be scheme://host[:port] and nothing more: a host name or IPv4 \
+             address (letters, digits, '-' and '_', dots between), or an IPv6 address in brackets; \
+             a port from 1 to 65535"
         )));
     }
     Ok(())
+}
+
+/// `host[:port]`: a name of dot-separated labels of ASCII letters, digits,
+/// `-` and `_` (an IPv4 address is one), or `[...]` of hex digits, `:`
+/// and `.`; a port of digits from 1 to 65535, no leading zero.
+fn is_host_port(authority: &str) -> bool {
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(inside) => match inside.split_once(']') {
+            Some((addr, rest)) => (
+                !addr.is_empty()
+                    && addr
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.')),
+                rest,
+            ),
+            None => return false,
+        },
+        None => {
+            let (host, rest) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
+            let label = |l: &str| {
+                !l.is_empty()
+                    && l.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            };
+            (host.split('.').all(label), rest)
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            p.bytes().all(|b| b.is_ascii_digit()) && !p.starts_with('0') && p.parse::<u16>().is_ok()
+        });
+    host_ok && port_ok
 }
 
 impl Core {
@@ -159,7 +205,8 @@ impl Core {
                 if !ldaps && !new.starttls {
                     return Err(invalid("a CA file is for TLS: use an ldaps:// URL or StartTLS"));
                 }
-                parse_ca_pem(&pem)?;
+                // Read as a login will: every certificate a trust anchor.
+                tls_config(Some(&pem))?;
                 Some(pem)
             }
             None => None,
@@ -211,14 +258,12 @@ impl Core {
         Ok(AddedLdapDomain { domain, warnings })
     }
 
-    /// The LDAP domain called `name`.
-    async fn ldap_domain_named(&self, name: &str) -> AuthResult<Domain> {
+    /// The LDAP domain called `name`; `local` says how to refuse a local
+    /// domain (it has no group mappings).
+    async fn ldap_domain_named(&self, name: &str, local: fn(&Domain) -> AuthError) -> AuthResult<Domain> {
         let d = self.domain_named(Some(name)).await?;
         if d.source != IdentitySource::Ldap {
-            return Err(invalid(format!(
-                "domain {:?} is local; group mappings are for LDAP domains",
-                d.name
-            )));
+            return Err(local(&d));
         }
         Ok(d)
     }
@@ -239,7 +284,8 @@ impl Core {
     /// (in the domain, or on the system with `system`).
     ///
     /// Errors: `NotFound` for the domain or role, `Conflict` when mapped
-    /// already, `InvalidInput` for a local domain or a bad group name.
+    /// already, `StateConflict` for a local domain (its users are not in
+    /// a directory), `InvalidInput` for a bad group name.
     pub async fn domain_map_group(
         &self,
         actor: &Actor,
@@ -248,7 +294,14 @@ impl Core {
         role: &str,
         system: bool,
     ) -> AuthResult<GroupMappingView> {
-        let d = self.ldap_domain_named(domain).await?;
+        let d = self
+            .ldap_domain_named(domain, |d| {
+                AuthError::StateConflict(format!(
+                    "domain {:?} is a local domain: only LDAP domains map directory groups to roles",
+                    d.name
+                ))
+            })
+            .await?;
         let group = group.trim();
         if group.is_empty() {
             return Err(invalid("the group name must not be empty"));
@@ -282,7 +335,8 @@ impl Core {
     /// Removes a mapping; members lose the role at their next login
     /// (end their sessions to take it away at once).
     ///
-    /// Errors: `NotFound` when there is no such mapping.
+    /// Errors: `NotFound` when there is no such mapping (a local domain
+    /// has none).
     pub async fn domain_unmap_group(
         &self,
         actor: &Actor,
@@ -291,7 +345,7 @@ impl Core {
         role: &str,
         system: bool,
     ) -> AuthResult<()> {
-        let d = self.ldap_domain_named(domain).await?;
+        let d = self.ldap_domain_named(domain, no_mappings).await?;
         let r = self.role_named(role).await?;
         let gone = self
             .store
@@ -323,8 +377,11 @@ impl Core {
     }
 
     /// A domain's group mappings, by group.
+    ///
+    /// Errors: `NotFound` for an unknown domain, and for a local one (it
+    /// has no group mappings).
     pub async fn domain_group_mappings(&self, domain: &str) -> AuthResult<Vec<GroupMappingView>> {
-        let d = self.ldap_domain_named(domain).await?;
+        let d = self.ldap_domain_named(domain, no_mappings).await?;
         let roles = self.store.list_roles().await?;
         let mut out = Vec::new();
         for m in self.store.group_mappings(&d.id).await? {
@@ -356,4 +413,41 @@ pub async fn cleartext_warnings(store: &tessera_store::Store) -> AuthResult<Vec<
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_host_and_port_only() {
+        for good in [
+            "ldap://127.0.0.1:389",
+            "LDAPS://dir.example.org",
+            "ldaps://dc_1.corp-x.example:636/",
+            "ldap://[::1]:10389//",
+            "ldap://localhost:65535",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://x",
+            "ldap://",
+            "ldap://a b",
+            "ldap://|*",
+            "ldap://a..b",
+            "ldap://user@host",
+            "ldap://host:0",
+            "ldap://host:0389",
+            "ldap://host:65536",
+            "ldap://host:+1",
+            "ldap://host:",
+            "ldap://host/dc=example",
+            "ldap://[]",
+            "ldap://[::1",
+            "ldap://[::1]x",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -4,8 +4,8 @@ use super::{names, DEFAULT_DOMAIN};
 use crate::audit::Actor;
 use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
-use tessera_model::{Domain, DomainId, IdentitySource};
-use tessera_store::Invalidation;
+use tessera_model::{Domain, DomainId, IdentitySource, LastAdmin};
+use tessera_store::{Invalidation, StoreError};
 
 impl Core {
     /// The domain a login or command names, or the default domain when it
@@ -52,7 +52,25 @@ impl Core {
     /// Enables or disables a domain. Disabling refuses its logins and
     /// every token of its users. The default domain cannot be disabled: it
     /// holds the admin and emergency accounts that must always work.
+    ///
+    /// Errors: [`AuthError::StateConflict`] when every enabled
+    /// administrator is a user of this domain (decided atomically in the
+    /// store).
     pub async fn domain_set_enabled(&self, actor: &Actor, name: &str, enabled: bool) -> AuthResult<Domain> {
+        self.domain_set_enabled_with(actor, name, enabled, LastAdmin::Keep)
+            .await
+    }
+
+    /// [`Core::domain_set_enabled`], where [`LastAdmin::Override`] disables
+    /// even the domain of every enabled administrator (the CLI's
+    /// `--force`).
+    pub async fn domain_set_enabled_with(
+        &self,
+        actor: &Actor,
+        name: &str,
+        enabled: bool,
+        guard: LastAdmin,
+    ) -> AuthResult<Domain> {
         let mut d = self.domain_named(Some(name)).await?;
         if !enabled && d.name.eq_ignore_ascii_case(DEFAULT_DOMAIN) {
             // A well-formed request the domain's role forbids: 403, not
@@ -63,7 +81,17 @@ impl Core {
             )));
         }
         let now = self.now();
-        self.store.set_domain_enabled(&d.id, enabled, now).await?;
+        self.store
+            .set_domain_enabled(&d.id, enabled, now, guard)
+            .await
+            .map_err(|e| match e {
+                StoreError::LastAdministrator => AuthError::StateConflict(format!(
+                    "domain {:?} holds the last enabled administrator; give a user of another domain the \
+                     admin role first",
+                    d.name
+                )),
+                other => AuthError::from(other),
+            })?;
         self.cache.apply(&Invalidation::Domain(d.id.to_string()));
         d.enabled = enabled;
         let verb = if enabled { "enabled" } else { "disabled" };
@@ -73,7 +101,11 @@ impl Core {
                 actor,
                 None,
                 Some(&d.name),
-                format!("domain {:?} {verb}", d.name),
+                format!(
+                    "domain {:?} {verb}{}",
+                    d.name,
+                    super::users::forced(!enabled, guard)
+                ),
             )
             .await?;
         Ok(d)

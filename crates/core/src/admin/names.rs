@@ -198,11 +198,18 @@ pub mod schema {
     component!(
         /// A password Tessera stores (hashed).
         NewPassword => string(
-            "A password: not empty, at most 1024 bytes in UTF-8.",
+            "A new password, as `[password]` sets the policy (400 saying what to change \
+             otherwise): from `min_length` (default 8) to `max_length` (default 128) characters, \
+             not the user's name nor containing it, and with `refuse_common` (default on) not one \
+             of the most common passwords nor otherwise guessed within a million tries. At most \
+             256 characters and 1024 bytes in UTF-8 whatever the configuration.",
         )
-        .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Password)))
+        // `new-password`: a password, and one the policy accepts (no
+        // regular expression can say "not guessable"); the lengths are
+        // this server's, set when the document is finished.
+        .format(Some(SchemaFormat::Custom("new-password".into())))
         .min_length(Some(1))
-        .max_length(Some(crate::password::MAX_PASSWORD_BYTES))
+        .max_length(Some(tessera_model::config::MAX_PASSWORD_CHARS as usize))
     );
     component!(
         /// A description: free text.

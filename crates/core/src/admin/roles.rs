@@ -4,7 +4,7 @@ use super::names;
 use crate::audit::Actor;
 use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
-use tessera_model::{Assignment, AssignmentScope, Principal, Role, RoleId};
+use tessera_model::{Assignment, AssignmentScope, LastAdmin, Principal, Role, RoleId};
 use tessera_store::Invalidation;
 
 /// Whom a grant or revocation is about.
@@ -53,7 +53,7 @@ impl Core {
         &self,
         role: &str,
         target: &RoleTarget,
-    ) -> AuthResult<(Assignment, String, String)> {
+    ) -> AuthResult<(Assignment, String, String, String)> {
         let role = self.role_named(role).await?;
         let (domain, user) = self.user_named(target.domain.as_deref(), &target.user).await?;
         let scope = if target.system {
@@ -75,12 +75,13 @@ impl Core {
             a,
             user.id.to_string(),
             format!("role {:?} for {:?} in {where_}", role.name, user.name),
+            domain.name,
         ))
     }
 
     /// Grants `role` to a user, on the system or on the user's domain.
     pub async fn role_grant(&self, actor: &Actor, role: &str, target: &RoleTarget) -> AuthResult<()> {
-        let (a, user_id, what) = self.assignment_for(role, target).await?;
+        let (a, user_id, what, _) = self.assignment_for(role, target).await?;
         self.store
             .grant(&a, self.now())
             .await
@@ -101,9 +102,30 @@ impl Core {
     }
 
     /// Withdraws `role` from a user; `NotFound` when it was not held there.
+    ///
+    /// Errors: [`AuthError::StateConflict`] when it is the system `admin`
+    /// role of the last enabled administrator (decided atomically in the
+    /// store).
     pub async fn role_revoke(&self, actor: &Actor, role: &str, target: &RoleTarget) -> AuthResult<()> {
-        let (a, user_id, what) = self.assignment_for(role, target).await?;
-        if !self.store.revoke_grant(&a, self.now()).await? {
+        self.role_revoke_with(actor, role, target, LastAdmin::Keep).await
+    }
+
+    /// [`Core::role_revoke`], where [`LastAdmin::Override`] withdraws even
+    /// the last enabled administrator's role (the CLI's `--force`).
+    pub async fn role_revoke_with(
+        &self,
+        actor: &Actor,
+        role: &str,
+        target: &RoleTarget,
+        guard: LastAdmin,
+    ) -> AuthResult<()> {
+        let (a, user_id, what, domain) = self.assignment_for(role, target).await?;
+        let revoked = self
+            .store
+            .revoke_grant(&a, self.now(), guard)
+            .await
+            .map_err(|e| super::users::last_admin(e, &target.user, &domain))?;
+        if !revoked {
             return Err(AuthError::NotFound(what));
         }
         self.cache.apply(&Invalidation::User(user_id.clone()));
@@ -113,7 +135,7 @@ impl Core {
                 actor,
                 Some((&user_id, &target.user)),
                 target.domain.as_deref(),
-                format!("revoked {what}"),
+                format!("revoked {what}{}", super::users::forced(true, guard)),
             )
             .await
     }

@@ -8,10 +8,10 @@ use crate::{random, Core};
 use serde::Serialize;
 use std::collections::HashMap;
 use tessera_model::{
-    Assignment, AssignmentScope, Domain, DomainId, IdentitySource, Principal, RoleGrant, Timestamp, User,
-    UserId,
+    Assignment, AssignmentScope, Domain, DomainId, IdentitySource, LastAdmin, Principal, RoleGrant,
+    Timestamp, User, UserId,
 };
-use tessera_store::Invalidation;
+use tessera_store::{Invalidation, StoreError};
 use zeroize::Zeroizing;
 
 /// A user to create.
@@ -98,7 +98,12 @@ impl Core {
             Some(p) => (p, false),
             None => (Zeroizing::new(random::password()), true),
         };
-        let hash = self.passwords.hash(password.clone()).await?;
+        // A generated password is 20 random characters: no policy to meet.
+        let hash = if generated {
+            self.passwords.hash(password.clone()).await?
+        } else {
+            self.hash_new_password(&name, password.clone()).await?
+        };
         let now = self.now();
         let user = User {
             id: UserId::from_bytes(random::id_bytes()),
@@ -209,8 +214,39 @@ impl Core {
         name: &str,
         password: Zeroizing<String>,
     ) -> AuthResult<()> {
+        self.user_update(actor, domain, name, Some(password), None).await
+    }
+
+    /// Sets a user's password and/or enables or disables them (the admin
+    /// API's merge patch), all or nothing: the new password is checked
+    /// against `[password]` and hashed first, then the enable/disable is
+    /// decided (the last-administrator guard may refuse it), and only then
+    /// is the new hash stored, so a refused request changes nothing.
+    ///
+    /// Errors: [`AuthError::NotFound`] for an unknown domain or user;
+    /// [`AuthError::InvalidInput`] for a password `[password]` refuses;
+    /// [`AuthError::StateConflict`] when disabling the last enabled
+    /// administrator.
+    pub async fn user_update(
+        &self,
+        actor: &Actor,
+        domain: Option<&str>,
+        name: &str,
+        password: Option<Zeroizing<String>>,
+        enabled: Option<bool>,
+    ) -> AuthResult<()> {
         let (d, u) = self.user_named(domain, name).await?;
-        let hash = self.passwords.hash(password).await?;
+        let hash = match password {
+            Some(p) => Some(self.hash_new_password(&u.name, p).await?),
+            None => None,
+        };
+        if let Some(enabled) = enabled {
+            self.user_set_enabled(actor, Some(&d.name), &u.name, enabled)
+                .await?;
+        }
+        let Some(hash) = hash else {
+            return Ok(());
+        };
         let now = self.now();
         self.store.set_password_hash(&u.id, &hash, now).await?;
         self.audit
@@ -228,7 +264,11 @@ impl Core {
     }
 
     /// Enables or disables a user. A disabled user cannot log in and every
-    /// token of theirs is refused.
+    /// token of theirs is refused. Enabling always works (it is how the
+    /// CLI recovers an installation nobody can administer).
+    ///
+    /// Errors: [`AuthError::StateConflict`] when disabling the last enabled
+    /// administrator (decided atomically in the store, on every node).
     pub async fn user_set_enabled(
         &self,
         actor: &Actor,
@@ -236,9 +276,26 @@ impl Core {
         name: &str,
         enabled: bool,
     ) -> AuthResult<()> {
+        self.user_set_enabled_with(actor, domain, name, enabled, LastAdmin::Keep)
+            .await
+    }
+
+    /// [`Core::user_set_enabled`], where [`LastAdmin::Override`] disables
+    /// even the last enabled administrator (the CLI's `--force`).
+    pub async fn user_set_enabled_with(
+        &self,
+        actor: &Actor,
+        domain: Option<&str>,
+        name: &str,
+        enabled: bool,
+        guard: LastAdmin,
+    ) -> AuthResult<()> {
         let (d, u) = self.user_named(domain, name).await?;
         let now = self.now();
-        self.store.set_user_enabled(&u.id, enabled, now).await?;
+        self.store
+            .set_user_enabled(&u.id, enabled, now, guard)
+            .await
+            .map_err(|e| last_admin(e, &u.name, &d.name))?;
         self.cache.apply(&Invalidation::User(u.id.to_string()));
         let verb = if enabled { "enabled" } else { "disabled" };
         self.audit
@@ -247,7 +304,7 @@ impl Core {
                 actor,
                 Some((u.id.as_str(), &u.name)),
                 Some(&d.name),
-                format!("user {verb}"),
+                format!("user {verb}{}", forced(!enabled, guard)),
             )
             .await
     }
@@ -267,6 +324,28 @@ impl Core {
                 "user unlocked".into(),
             )
             .await
+    }
+}
+
+/// The store's refusal to take away the last enabled administrator, in
+/// words naming the user (`user` of domain `domain`); other errors as they
+/// are.
+pub(crate) fn last_admin(e: StoreError, user: &str, domain: &str) -> AuthError {
+    match e {
+        StoreError::LastAdministrator => AuthError::StateConflict(format!(
+            "user {user:?} of domain {domain:?} is the last enabled administrator; give another user the \
+             admin role first"
+        )),
+        other => AuthError::from(other),
+    }
+}
+
+/// What an audit detail adds to a change that `takes_away` (a disable, a
+/// withdrawn role) made with the last-administrator guard overridden.
+pub(crate) fn forced(takes_away: bool, guard: LastAdmin) -> &'static str {
+    match (takes_away, guard) {
+        (true, LastAdmin::Override) => " (last-administrator guard overridden)",
+        _ => "",
     }
 }
 

@@ -270,15 +270,19 @@ fn first_value(entry: &SearchEntry, attr: &str) -> Option<String> {
 /// The TLS client configuration: the domain's CA certificates when given,
 /// else the system's roots; ring as the crypto provider.
 ///
-/// Errors: `InvalidInput` when the PEM holds no certificate.
+/// Errors: `InvalidInput` when the PEM holds no certificate, or one that
+/// cannot be a trust anchor (not an X.509 certificate).
 pub fn tls_config(ca_pem: Option<&str>) -> AuthResult<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_pem {
         Some(pem) => {
             for cert in parse_ca_pem(pem)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| AuthError::InvalidInput(format!("CA certificate: {e}")))?;
+                roots.add(cert).map_err(|e| {
+                    AuthError::InvalidInput(format!(
+                        "the CA file holds a certificate that cannot be a trust anchor ({e}); give the \
+                             PEM of the directory's CA certificates"
+                    ))
+                })?;
             }
         }
         None => {

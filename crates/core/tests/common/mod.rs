@@ -61,6 +61,7 @@ impl Fixture {
                 memory_kib: 64,
                 iterations: 1,
                 parallelism: 1,
+                ..PasswordConfig::default()
             },
             ..Config::default()
         };
@@ -82,7 +83,7 @@ impl Fixture {
         })
         .await
         .unwrap();
-        core.bootstrap(Some(Zeroizing::new("admin-test-password".into())))
+        core.bootstrap(Some(Zeroizing::new("Opening-Night-Key-7".into())))
             .await
             .unwrap()
             .expect("a fresh store is bootstrapped");

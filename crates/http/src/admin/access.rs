@@ -1,7 +1,8 @@
 //! Admin API for access: OAuth2 clients, sessions, and the audit trail.
 
-use super::{json_object, query, AdminRefusal, Page, TimeQuery};
+use super::{query, AdminRefusal, Page, TimeQuery};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
 use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -187,7 +188,7 @@ async fn clients_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c: ClientCreate = json_object(&headers, &body)?;
+    let c: ClientCreate = json_body(&headers, &body)?;
     let secret = match (c.public, c.secret) {
         (true, Some(_)) => {
             return Err(ApiError::bad_request(

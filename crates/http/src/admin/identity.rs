@@ -1,8 +1,10 @@
 //! Admin API for identity: domains, roles and role assignments (users
-//! are in `users`).
+//! are in `users`, LDAP directories and group mappings in `directory`).
 
-use super::{json_object, query, AdminRefusal, Page};
+use super::directory::LdapCreate;
+use super::{query, AdminRefusal, Page};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
 use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -11,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tessera_core::admin::names::schema::{Description, DomainName, DomainNameOrDefault, RoleName, UserName};
-use tessera_core::admin::{GroupMappingView, NewLdapDomain, RoleTarget};
+use tessera_core::admin::RoleTarget;
 use tessera_model::{Domain, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,11 +24,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(domains_list, domains_create))
         .routes(routes!(domains_update))
-        .routes(routes!(
-            group_mappings_list,
-            group_mappings_create,
-            group_mappings_delete
-        ))
         .routes(routes!(roles_list, roles_create))
         .routes(routes!(assignments_create, assignments_delete))
 }
@@ -70,45 +67,10 @@ struct DomainCreate {
     #[serde(default)]
     #[schema(value_type = Description)]
     description: String,
-    /// The directory of an LDAP domain (SPEC §7); a local domain without.
-    #[serde(default)]
+    /// The directory of an LDAP domain (SPEC §7); a local domain without
+    /// (or with `null`).
+    #[serde(default, deserialize_with = "crate::extract::object_or_null")]
     ldap: Option<LdapCreate>,
-}
-
-/// An LDAP domain's directory: `url`, and either `user_dn_template` or
-/// `search_base` with `search_filter`. `{user}` is the login name, escaped
-/// (RFC 4514 in a DN, RFC 4515 in a filter).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct LdapCreate {
-    /// `ldaps://host[:port]`, or `ldap://host[:port]` (with `starttls`, or
-    /// passwords cross the network in clear).
-    url: String,
-    /// Bind as this DN, e.g. `uid={user},ou=people,dc=example,dc=org`.
-    #[serde(default)]
-    user_dn_template: Option<String>,
-    /// Or search here for the user's entry ...
-    #[serde(default)]
-    search_base: Option<String>,
-    /// ... with this filter, e.g. `(&(objectClass=person)(uid={user}))`.
-    #[serde(default)]
-    search_filter: Option<String>,
-    /// The search account (anonymous search without one).
-    #[serde(default)]
-    bind_dn: Option<String>,
-    /// Its password: stored encrypted with the master key, never shown.
-    #[serde(default)]
-    bind_password: Option<String>,
-    #[serde(default)]
-    group_base: Option<String>,
-    /// `{dn}` is the user's DN, `{user}` its login name.
-    #[serde(default)]
-    group_filter: Option<String>,
-    #[serde(default)]
-    starttls: bool,
-    /// PEM of the CA certificates the directory's certificate chains to.
-    #[serde(default)]
-    ca_pem: Option<String>,
 }
 
 /// A new role.
@@ -130,7 +92,8 @@ struct RoleCreate {
     request_body = DomainCreate,
     responses(
         (status = 201, description = "Created; a `Warning` header when an LDAP directory is reached without TLS", body = Domain),
-        (status = 400, description = "Bad body or name", body = ErrorBody),
+        (status = 400, description = "Bad body or name; LDAP settings that do not fit together (`LdapCreate` \
+            says which do), or a filter or CA file that does not parse", body = ErrorBody),
         (status = 409, description = "The domain exists", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         AdminRefusal,
@@ -143,7 +106,7 @@ async fn domains_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, HeaderMap, Json<Domain>), ApiError> {
-    let d: DomainCreate = json_object(&headers, &body)?;
+    let d: DomainCreate = json_body(&headers, &body)?;
     let mut out = HeaderMap::new();
     let Some(l) = d.ldap else {
         let domain = state.core.domain_add(&actor, &d.name, &d.description).await?;
@@ -151,23 +114,7 @@ async fn domains_create(
     };
     let added = state
         .core
-        .domain_add_ldap(
-            &actor,
-            NewLdapDomain {
-                name: d.name,
-                description: d.description,
-                url: l.url,
-                user_dn_template: l.user_dn_template,
-                search_base: l.search_base,
-                search_filter: l.search_filter,
-                bind_dn: l.bind_dn,
-                bind_password: l.bind_password.map(zeroize::Zeroizing::new),
-                group_base: l.group_base,
-                group_filter: l.group_filter,
-                starttls: l.starttls,
-                ca_pem: l.ca_pem,
-            },
-        )
+        .domain_add_ldap(&actor, l.into_new(d.name, d.description))
         .await?;
     for w in &added.warnings {
         // RFC 7234 §5.5: 299, a persistent warning.
@@ -196,6 +143,7 @@ struct Enable {
         (status = 200, description = "Updated", body = Domain),
         (status = 400, description = "Bad body, or a name RFC 8265 refuses", body = ErrorBody),
         (status = 404, description = "No such domain", body = ErrorBody),
+        (status = 409, description = "Disabling the domain of every enabled administrator", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         AdminRefusal,
         (status = 403, description = "The token's holder is not a system administrator; or the default domain (`local`), which cannot be disabled", body = ErrorBody),
@@ -209,7 +157,7 @@ async fn domains_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Domain>, ApiError> {
-    let e: Enable = json_object(&headers, &body)?;
+    let e: Enable = json_body(&headers, &body)?;
     Ok(Json(
         state.core.domain_set_enabled(&actor, &name, e.enabled).await?,
     ))
@@ -259,7 +207,7 @@ async fn roles_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
-    let r: RoleCreate = json_object(&headers, &body)?;
+    let r: RoleCreate = json_body(&headers, &body)?;
     let role = state.core.role_add(&actor, &r.name, &r.description).await?;
     Ok((StatusCode::CREATED, Json(role)))
 }
@@ -319,7 +267,7 @@ async fn assignments_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let a: AssignmentSpec = json_object(&headers, &body)?;
+    let a: AssignmentSpec = json_body(&headers, &body)?;
     state.core.role_grant(&actor, &a.role, &a.target()).await?;
     Ok(StatusCode::CREATED)
 }
@@ -334,6 +282,7 @@ async fn assignments_create(
         (status = 204, description = "Revoked"),
         (status = 400, description = "Missing or unknown query parameters, or a name RFC 8265 refuses", body = ErrorBody),
         (status = 404, description = "No such domain, user, role or assignment", body = ErrorBody),
+        (status = 409, description = "The system admin role of the last enabled administrator", body = ErrorBody),
         AdminRefusal,
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
@@ -345,111 +294,5 @@ async fn assignments_delete(
 ) -> Result<StatusCode, ApiError> {
     let a: AssignmentSpec = query(&uri)?;
     state.core.role_revoke(&actor, &a.role, &a.target()).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// An LDAP domain's group → role mappings.
-#[derive(Serialize, utoipa::ToSchema)]
-struct GroupMappingList {
-    mappings: Vec<GroupMappingView>,
-}
-
-/// A group → role mapping, in the body (create) or the query (delete).
-#[derive(Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct GroupMappingSpec {
-    /// The directory group's `cn` (any letter case).
-    group: String,
-    /// The role's name.
-    #[schema(value_type = RoleName)]
-    #[param(value_type = RoleName)]
-    role: String,
-    /// On the whole system instead of the domain.
-    #[serde(default)]
-    system: bool,
-}
-
-#[utoipa::path(
-    get,
-    path = "/v1/admin/domains/{name}/group-mappings",
-    tag = "admin",
-    summary = "List an LDAP domain's group → role mappings",
-    params(("name" = DomainName, Path, description = "The LDAP domain's name")),
-    responses(
-        (status = 200, description = "Every mapping of the domain", body = GroupMappingList),
-        (status = 400, description = "A local domain, or a name RFC 8265 refuses", body = ErrorBody),
-        (status = 404, description = "No such domain", body = ErrorBody),
-        AdminRefusal,
-    ),
-    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
-)]
-async fn group_mappings_list(
-    State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
-) -> Result<Json<GroupMappingList>, ApiError> {
-    Ok(Json(GroupMappingList {
-        mappings: state.core.domain_group_mappings(&name).await?,
-    }))
-}
-
-#[utoipa::path(
-    post,
-    path = "/v1/admin/domains/{name}/group-mappings",
-    tag = "admin",
-    summary = "Give a role to the members of a directory group (from their next login)",
-    params(("name" = DomainName, Path, description = "The LDAP domain's name")),
-    request_body = GroupMappingSpec,
-    responses(
-        (status = 201, description = "Mapped", body = GroupMappingView),
-        (status = 400, description = "Bad body, or a local domain", body = ErrorBody),
-        (status = 404, description = "No such domain or role", body = ErrorBody),
-        (status = 409, description = "Mapped already", body = ErrorBody),
-        (status = 415, description = "The body is not JSON", body = ErrorBody),
-        AdminRefusal,
-    ),
-    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
-)]
-async fn group_mappings_create(
-    State(state): State<AppState>,
-    AdminCaller(actor): AdminCaller,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<GroupMappingView>), ApiError> {
-    let m: GroupMappingSpec = json_object(&headers, &body)?;
-    let view = state
-        .core
-        .domain_map_group(&actor, &name, &m.group, &m.role, m.system)
-        .await?;
-    Ok((StatusCode::CREATED, Json(view)))
-}
-
-#[utoipa::path(
-    delete,
-    path = "/v1/admin/domains/{name}/group-mappings",
-    tag = "admin",
-    summary = "Remove a group → role mapping (members lose the role at their next login)",
-    params(("name" = DomainName, Path, description = "The LDAP domain's name"), GroupMappingSpec),
-    responses(
-        (status = 204, description = "Removed"),
-        (status = 400, description = "Missing or unknown query parameters, or a local domain", body = ErrorBody),
-        (status = 404, description = "No such domain, role or mapping", body = ErrorBody),
-        AdminRefusal,
-    ),
-    security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),
-)]
-async fn group_mappings_delete(
-    State(state): State<AppState>,
-    AdminCaller(actor): AdminCaller,
-    Path(name): Path<String>,
-    uri: Uri,
-) -> Result<StatusCode, ApiError> {
-    let m: GroupMappingSpec = query(&uri)?;
-    state
-        .core
-        .domain_unmap_group(&actor, &name, &m.group, &m.role, m.system)
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,15 +5,15 @@
 //! core's decision (`Core::admin`), not this module's.
 
 mod access;
+mod directory;
 mod identity;
 mod users;
 
 pub use access::parse_time;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::json_body;
 use crate::AppState;
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use serde::de::DeserializeOwned;
 use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::RefOr;
@@ -40,21 +40,6 @@ enum AdminRefusal {
     /// The token's holder is not a system administrator.
     #[response(status = 403)]
     Forbidden(ErrorBody<'static>),
-}
-
-/// A JSON body read as `T`, a struct the document describes as an object.
-/// [`json_body`] takes whatever serde maps onto `T`, and serde maps an
-/// array onto a struct's fields in order (`[true, "pw"]` would read as
-/// `{"enabled": true, "password": "pw"}`): refused here, 400, as the
-/// document says.
-pub fn json_object<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    let value = json_body(headers, body)?;
-    if body.trim_ascii_start().first() == Some(&b'[') {
-        return Err(ApiError::bad_request(
-            "the JSON body must be an object, not an array",
-        ));
-    }
-    Ok(value)
 }
 
 /// How many items a page holds at most, and when `limit` is absent.
@@ -130,6 +115,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(users::routes())
         .merge(identity::routes())
+        .merge(directory::routes())
         .merge(access::routes())
 }
 

@@ -1,8 +1,9 @@
 //! Admin API for users: list, create, enable or disable, set a password,
 //! unlock.
 
-use super::{json_object, query, AdminRefusal, Page};
+use super::{query, AdminRefusal, Page};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::json_body;
 use crate::identity::AdminCaller;
 use crate::AppState;
 use axum::body::Bytes;
@@ -133,7 +134,7 @@ async fn users_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let u: UserCreate = json_object(&headers, &body)?;
+    let u: UserCreate = json_body(&headers, &body)?;
     let new = NewUser {
         domain: u.domain,
         name: u.name,
@@ -194,6 +195,7 @@ struct UserUpdate {
         (status = 204, description = "Updated"),
         (status = 400, description = "Bad body, password or name", body = ErrorBody),
         (status = 404, description = "No such domain or user", body = ErrorBody),
+        (status = 409, description = "Disabling the last enabled administrator (give another user the admin role first)", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         AdminRefusal,
     ),
@@ -206,20 +208,12 @@ async fn users_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let u: UserUpdate = json_object(&headers, &body)?;
+    let u: UserUpdate = json_body(&headers, &body)?;
     let core = &state.core;
-    if u.enabled.is_none() && u.password.is_none() {
-        // A merge patch that changes nothing (RFC 7396): still 404 for a
-        // user that does not exist.
-        core.user_named(Some(&domain), &name).await?;
-    }
-    if let Some(pw) = u.password {
-        core.user_passwd(&actor, Some(&domain), &name, pw).await?;
-    }
-    if let Some(enabled) = u.enabled {
-        core.user_set_enabled(&actor, Some(&domain), &name, enabled)
-            .await?;
-    }
+    // All or nothing; a merge patch that changes nothing (RFC 7396) is
+    // still a 404 for a user that does not exist.
+    core.user_update(&actor, Some(&domain), &name, u.password, u.enabled)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

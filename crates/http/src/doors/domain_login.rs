@@ -17,6 +17,7 @@ use axum::Json;
 use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use tessera_core::admin::names::schema::{DomainNameOrDefault, UserName};
 use tessera_core::authn::LoginKind;
 use tessera_core::{AuthError, LoginRequest, Logout, Subject};
 use tessera_model::config::Config;
@@ -125,6 +126,7 @@ impl Dialect for DomainLogin {
 #[serde(deny_unknown_fields)]
 #[schema(as = DomainLogin)]
 struct LoginBody {
+    #[serde(deserialize_with = "crate::extract::object")]
     login: Credentials,
 }
 
@@ -132,11 +134,13 @@ struct LoginBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = DomainLoginCredentials)]
 struct Credentials {
+    #[schema(value_type = UserName)]
     user: String,
     #[schema(value_type = String, format = Password)]
     password: Zeroizing<String>,
-    /// The default domain when absent.
+    /// The default domain when absent, `null` or empty.
     #[serde(default)]
+    #[schema(value_type = Option<DomainNameOrDefault>)]
     domain: Option<String>,
 }
 
@@ -269,9 +273,9 @@ fn roles_refusal(e: ApiError) -> ApiError {
 )]
 async fn auth_post(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     // curl -d sends a form content type even for JSON text; the body decides.
-    let creds: LoginBody = serde_json::from_slice(&body).map_err(|e| {
+    let creds: LoginBody = crate::extract::json_object(&body).map_err(|why| {
         ApiError::bad_request(format!(
-            "send {{\"login\":{{\"user\":...,\"password\":...,\"domain\":...}}}} as JSON: {e}"
+            "send {{\"login\":{{\"user\":...,\"password\":...,\"domain\":...}}}} as JSON: {why}"
         ))
     })?;
     let Credentials {

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use tessera_core::admin::names::schema::{DomainNameOrDefault, UserName};
 use tessera_core::authn::LoginKind;
 use tessera_core::{AuthError, LoginRequest, Logout};
 use tessera_model::config::Config;
@@ -58,6 +59,16 @@ impl DoorTable for Table {
             problems.push("doors.envelope_login.require_role must name the role a login here needs".into());
         }
         problems
+    }
+
+    fn roles_named(&self) -> Vec<(String, String)> {
+        if self.require_role.trim().is_empty() {
+            return Vec::new();
+        }
+        vec![(
+            "doors.envelope_login.require_role".into(),
+            self.require_role.clone(),
+        )]
     }
 }
 
@@ -137,6 +148,7 @@ fn sentence(text: &str) -> String {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = CredentialEnvelope)]
 struct Envelope {
+    #[serde(deserialize_with = "crate::extract::object")]
     api_user_credential: Credential,
 }
 
@@ -144,9 +156,11 @@ struct Envelope {
 #[serde(deny_unknown_fields)]
 #[schema(as = EnvelopeCredential)]
 struct Credential {
+    #[schema(value_type = UserName)]
     username: String,
-    /// The default domain when absent.
+    /// The default domain when absent, `null` or empty.
     #[serde(default)]
+    #[schema(value_type = Option<DomainNameOrDefault>)]
     domain: Option<String>,
     #[schema(value_type = String, format = Password)]
     password: Zeroizing<String>,
@@ -197,9 +211,9 @@ fn login_refusal(e: AuthError) -> ApiError {
     ),
 )]
 async fn login_post(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
+    let envelope: Envelope = crate::extract::json_object(&body).map_err(|why| {
         ApiError::bad_request(format!(
-            "send {{\"apiUserCredential\":{{\"username\":...,\"domain\":...,\"password\":...}}}}: {e}"
+            "send {{\"apiUserCredential\":{{\"username\":...,\"domain\":...,\"password\":...}}}}: {why}"
         ))
     })?;
     let Credential {

@@ -31,9 +31,14 @@ pub trait Door: Dialect {
 pub trait DoorTable {
     /// `enabled = true`: the door's routes are served.
     fn enabled(&self) -> bool;
-    /// What serde cannot check (policies named, roles required), given the
-    /// rest of the configuration; each problem names the key to fix.
+    /// What serde cannot check (policies named, bounds), given the rest
+    /// of the configuration; each problem names the key to fix.
     fn problems(&self, config: &Config) -> Vec<String>;
+    /// The roles the table names, as `(key, role)`: roles live in the
+    /// store, so they are checked once it is open (`Core::check_references`).
+    fn roles_named(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// The `[doors]` section: one table per door, each owned by its module.
@@ -57,6 +62,18 @@ impl DoorsConfig {
             self.header_login.problems(config),
             self.domain_login.problems(config),
             self.envelope_login.problems(config),
+        ]
+        .concat()
+    }
+
+    /// Every role the doors' tables name, as `(key, role)`, for the check
+    /// with the store open.
+    pub fn roles_named(&self) -> Vec<(String, String)> {
+        [
+            self.oauth2.roles_named(),
+            self.header_login.roles_named(),
+            self.domain_login.roles_named(),
+            self.envelope_login.roles_named(),
         ]
         .concat()
     }
@@ -144,6 +161,30 @@ mod tests {
         assert!(
             problems[1].contains("doors.domain_login.policy names policy \"nope\""),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn recent_auth_is_bounded() {
+        let doors: DoorsConfig = toml::from_str("[oauth2]\nrecent_auth = \"99999999999h\"\n").unwrap();
+        assert_eq!(
+            doors.validate(&Config::default()),
+            ["doors.oauth2.recent_auth is 99999999999h; it must be between 0s and 24h"]
+        );
+        let doors: DoorsConfig = toml::from_str("[oauth2]\nrecent_auth = \"0s\"\n").unwrap();
+        assert_eq!(doors.validate(&Config::default()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_roles_the_tables_name_are_listed_for_the_store_check() {
+        let mut doors = DoorsConfig::default();
+        doors.envelope_login.require_role = "auditors".into();
+        assert_eq!(
+            doors.roles_named(),
+            [(
+                "doors.envelope_login.require_role".to_owned(),
+                "auditors".to_owned()
+            )]
         );
     }
 

@@ -23,8 +23,14 @@ pub enum DomainCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Refuse logins to the domain and every token of its users.
-    Disable { name: String },
+    /// Refuse logins to the domain and every token of its users. Refused
+    /// when it holds every enabled administrator, unless --force.
+    Disable {
+        name: String,
+        /// Disable it even when it holds every enabled administrator.
+        #[arg(long)]
+        force: bool,
+    },
     /// Allow the domain again.
     Enable { name: String },
     /// Give ROLE to the members of directory group GROUP (its cn) at
@@ -168,8 +174,10 @@ pub async fn run(core: &Core, cmd: DomainCommand) -> Result<()> {
                 output::table(&["NAME", "SOURCE", "ENABLED", "DESCRIPTION", "ID"], &rows);
             }
         }
-        DomainCommand::Disable { name } => {
-            core.domain_set_enabled(&actor, &name, false).await?;
+        DomainCommand::Disable { name, force } => {
+            core.domain_set_enabled_with(&actor, &name, false, super::user::guard(force))
+                .await
+                .map_err(super::user::or_force)?;
             eprintln!("domain {name:?} disabled");
         }
         DomainCommand::Enable { name } => {

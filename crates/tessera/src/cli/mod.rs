@@ -105,9 +105,18 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `outer: inner: innermost`, the way operators read errors.
+/// `outer: inner: innermost`, the way operators read errors. A cause
+/// whose text its outer layer already quoted (a driver error wrapped by
+/// the store's) is said once.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    let mut parts: Vec<String> = Vec::new();
+    for text in e.chain().map(ToString::to_string) {
+        if parts.last().is_some_and(|outer| outer.contains(text.as_str())) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 /// Logs go to stderr through a background writer, so a request never
@@ -140,11 +149,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init => serve::init(cli.config.as_deref(), &overrides).await,
         Command::Config(ConfigCommand::Check { file }) => {
             let file = file.or(cli.config);
-            let settings = config::load(file.as_deref(), &overrides)?;
-            print!("{}", config::render(&settings)?);
-            for w in ldap_warnings(&settings.config).await {
+            let (settings, mut problems) = config::load_unchecked(file.as_deref(), &overrides)?;
+            let (store_problems, warnings) = store_checks(&settings).await;
+            problems.extend(store_problems);
+            for w in warnings {
                 eprintln!("warning: {w}");
             }
+            if !problems.is_empty() {
+                return Err(config::invalid(&problems));
+            }
+            print!("{}", config::render(&settings)?);
             eprintln!("configuration OK");
             Ok(())
         }
@@ -180,16 +194,30 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// What `config check` says about the LDAP domains of an existing store
-/// (SPEC §7: a directory reached over plain ldap:// is warned about). A
-/// store that does not exist yet has none; one that cannot be read is
-/// mentioned, never an error of the configuration.
-async fn ldap_warnings(config: &Config) -> Vec<String> {
+/// What `config check` finds with the store: the problems `serve` would
+/// refuse to start with (a role or policy the configuration names that
+/// the store lacks; see [`tessera_core::references`]), and warnings (SPEC
+/// §7: a directory reached over plain ldap://; gateway rules allowing a
+/// missing role). A store that does not exist yet holds only what a first
+/// start creates; one that cannot be read is a warning, never a problem
+/// of the configuration.
+async fn store_checks(settings: &Settings) -> (Vec<String>, Vec<String>) {
+    let config = &settings.config;
+    let door_roles = settings.doors.roles_named();
     let url = &config.store.url;
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        if !std::path::Path::new(path).exists() {
-            return Vec::new();
-        }
+    let missing = url
+        .strip_prefix("sqlite://")
+        .is_some_and(|path| !std::path::Path::new(path).exists());
+    if missing {
+        return match tessera_core::references::check_references(None, config, &door_roles).await {
+            Ok(report) => (report.problems, report.warnings),
+            Err(e) => (
+                Vec::new(),
+                vec![format!(
+                    "the configuration's references could not be checked: {e}"
+                )],
+            ),
+        };
     }
     let timeouts = tessera_store::Timeouts {
         acquire: std::time::Duration::from_secs(2),
@@ -198,17 +226,28 @@ async fn ldap_warnings(config: &Config) -> Vec<String> {
     let store = match tessera_store::Store::connect_with(url, 1, timeouts).await {
         Ok(store) => store,
         Err(e) => {
-            return vec![format!(
-                "the store could not be opened to check its LDAP domains: {e}"
-            )]
+            return (
+                Vec::new(),
+                vec![format!(
+                    "the store could not be opened to check the roles, clients and LDAP domains it holds: {e}"
+                )],
+            )
         }
     };
-    let out = match tessera_core::admin::cleartext_warnings(&store).await {
-        Ok(w) => w,
-        Err(e) => vec![format!("the store's LDAP domains could not be read: {e}")],
-    };
+    let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+    match tessera_core::references::check_references(Some(&store), config, &door_roles).await {
+        Ok(report) => {
+            problems.extend(report.problems);
+            warnings.extend(report.warnings);
+        }
+        Err(e) => warnings.push(format!("the store's roles and clients could not be read: {e}")),
+    }
+    match tessera_core::admin::cleartext_warnings(&store).await {
+        Ok(w) => warnings.extend(w),
+        Err(e) => warnings.push(format!("the store's LDAP domains could not be read: {e}")),
+    }
     store.close().await;
-    out
+    (problems, warnings)
 }
 
 /// Closes the store cleanly whatever the command's outcome.
@@ -227,7 +266,17 @@ async fn open(file: Option<PathBuf>, overrides: &Overrides) -> Result<Arc<Core>>
 pub(crate) async fn prepare(settings: &Settings) -> Result<Arc<Core>> {
     let core = crate::runtime::open_core(settings, Arc::new(SystemClock)).await?;
     let admin_password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().map(Zeroizing::new);
-    if let Some(done) = core.bootstrap(admin_password).await? {
+    let given = admin_password.as_ref().is_some_and(|p| !p.is_empty());
+    let bootstrapped = match core.bootstrap(admin_password).await {
+        // The password policy refused it: say which variable to change.
+        Err(e @ tessera_core::AuthError::InvalidInput(_)) if given => {
+            return Err(
+                anyhow::Error::new(e).context("TESSERA_ADMIN_PASSWORD cannot be the first admin's password")
+            )
+        }
+        other => other?,
+    };
+    if let Some(done) = bootstrapped {
         eprintln!(
             "initialised a new store: domain \"local\", roles admin, _member_, read_only, user \"admin\""
         );
@@ -272,4 +321,30 @@ pub(crate) fn read_secret_stdin(what: &str) -> Result<Zeroizing<String>> {
         anyhow::bail!("the {what} on standard input is empty");
     }
     Ok(Zeroizing::new(trimmed.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_its_outer_layer_quoted_is_said_once() {
+        /// An error whose text includes its source's, as sqlx's and the
+        /// store's do.
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "driver: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let inner = std::io::Error::other("file is not a database");
+        let e = anyhow::Error::new(Wrapped(inner)).context("opening the store");
+        assert_eq!(one_line(&e), "opening the store: driver: file is not a database");
+    }
 }

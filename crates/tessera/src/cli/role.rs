@@ -21,8 +21,15 @@ pub enum RoleCommand {
     },
     /// Grant a role to a user (on the user's domain, or --system).
     Grant(Grant),
-    /// Withdraw a role from a user.
-    Revoke(Grant),
+    /// Withdraw a role from a user. The system admin role of the last
+    /// enabled administrator is refused unless --force.
+    Revoke {
+        #[command(flatten)]
+        grant: Grant,
+        /// Withdraw even the last enabled administrator's admin role.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -84,8 +91,10 @@ pub async fn run(core: &Core, cmd: RoleCommand) -> Result<()> {
                 if g.system { " on the system" } else { "" }
             );
         }
-        RoleCommand::Revoke(g) => {
-            core.role_revoke(&actor, &g.role, &g.target()).await?;
+        RoleCommand::Revoke { grant: g, force } => {
+            core.role_revoke_with(&actor, &g.role, &g.target(), super::user::guard(force))
+                .await
+                .map_err(super::user::or_force)?;
             eprintln!(
                 "revoked {:?} from {:?}{}",
                 g.role,

@@ -4,7 +4,8 @@ use super::{output, read_secret_stdin};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use tessera_core::admin::NewUser;
-use tessera_core::{Actor, Core};
+use tessera_core::{Actor, AuthError, Core};
+use tessera_model::LastAdmin;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -45,8 +46,16 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Refuse the user's logins and tokens.
-    Disable(Target),
+    /// Refuse the user's logins and tokens. Refused for the last enabled
+    /// administrator unless --force.
+    Disable {
+        #[command(flatten)]
+        target: Target,
+        /// Disable even the last enabled administrator (leaving only the
+        /// CLI on this host to administer Tessera).
+        #[arg(long)]
+        force: bool,
+    },
     /// Allow the user again.
     Enable(Target),
     /// Lift a lockout now.
@@ -143,12 +152,15 @@ pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
                 .await?;
             eprintln!("password of {name:?} changed");
         }
-        UserCommand::Disable(t) => {
-            core.user_set_enabled(&actor, t.domain.as_deref(), &t.name, false)
-                .await?;
+        UserCommand::Disable { target: t, force } => {
+            core.user_set_enabled_with(&actor, t.domain.as_deref(), &t.name, false, guard(force))
+                .await
+                .map_err(or_force)?;
             eprintln!("user {:?} disabled", t.name);
         }
         UserCommand::Enable(t) => {
+            // Never refused: how an installation nobody can administer
+            // is recovered.
             core.user_set_enabled(&actor, t.domain.as_deref(), &t.name, true)
                 .await?;
             eprintln!("user {:?} enabled", t.name);
@@ -159,4 +171,23 @@ pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The guard a command's `--force` asks for: the CLI runs on the host with
+/// the store, so it may take away the last administrator on purpose.
+pub(crate) fn guard(force: bool) -> LastAdmin {
+    if force {
+        LastAdmin::Override
+    } else {
+        LastAdmin::Keep
+    }
+}
+
+/// A refusal to take away the last enabled administrator, with the CLI's
+/// way past it.
+pub(crate) fn or_force(e: AuthError) -> anyhow::Error {
+    match e {
+        AuthError::StateConflict(m) => anyhow::anyhow!("{m} (or repeat with --force to do it anyway)"),
+        other => other.into(),
+    }
 }

@@ -50,10 +50,10 @@ impl Api<'_> {
 #[tokio::test]
 async fn only_system_administrators_and_the_bootstrap_token_get_in() {
     let server = server().await;
-    server.add_user(None, "bob", "bob-pw", &[], false).await;
+    server.add_user(None, "bob", "Kettle-Harbor-51", &[], false).await;
     let bob = Api {
         server: &server,
-        token: login(&server, "bob", "bob-pw").await,
+        token: login(&server, "bob", "Kettle-Harbor-51").await,
     };
     assert_eq!(bob.call(Method::GET, "/v1/admin/users", None).await.0, 403);
     let res = server
@@ -293,10 +293,10 @@ async fn clients_sessions_and_the_audit_trail() {
     assert!(!clients.to_string().contains(&secret));
 
     // Sessions: list one user's, revoke one, revoke all.
-    server.add_user(None, "bob", "bob-pw", &[], false).await;
+    server.add_user(None, "bob", "Kettle-Harbor-51", &[], false).await;
     let (t1, t2) = (
-        login(&server, "bob", "bob-pw").await,
-        login(&server, "bob", "bob-pw").await,
+        login(&server, "bob", "Kettle-Harbor-51").await,
+        login(&server, "bob", "Kettle-Harbor-51").await,
     );
     let (_, list) = admin.call(Method::GET, "/v1/admin/sessions?user=bob", None).await;
     let sessions = list["sessions"].as_array().unwrap();
@@ -411,8 +411,8 @@ async fn metrics_need_an_administrator_unless_scraped_from_this_host() {
     };
     assert_eq!(from([127, 0, 0, 1], None).await.unwrap().status(), 200);
     assert_eq!(from([10, 1, 2, 3], None).await.unwrap().status(), 401);
-    server.add_user(None, "bob", "bob-pw", &[], false).await;
-    let bob = login(&server, "bob", "bob-pw").await;
+    server.add_user(None, "bob", "Kettle-Harbor-51", &[], false).await;
+    let bob = login(&server, "bob", "Kettle-Harbor-51").await;
     assert_eq!(from([10, 1, 2, 3], Some(&bob)).await.unwrap().status(), 403);
     let admin = login(&server, "admin", ADMIN_PASSWORD).await;
     assert_eq!(from([10, 1, 2, 3], Some(&admin)).await.unwrap().status(), 200);

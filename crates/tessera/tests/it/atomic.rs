@@ -26,7 +26,7 @@ const SLOW_HASHES: &str = "[password]\nmemory_kib = 19456\niterations = 8\n";
 const HEAD_START: Duration = Duration::from_millis(25);
 
 const GUESSME_PASSWORD: &str = "right-horse-battery";
-const HANK_PASSWORD: &str = "hank-the-tank-42";
+const HANK_PASSWORD: &str = "Tank-Driver-42";
 
 /// One node's base URL and a client that trusts it.
 #[derive(Clone)]
@@ -546,9 +546,11 @@ async fn forty_parallel_wrong_current_passwords_check_at_most_the_limit() {
         })
         .await;
         server.add_client("app", None, &["password"], &[]).await;
-        server.add_user(None, "dave", "dave-password-1", &[], false).await;
+        server
+            .add_user(None, "dave", "Meadow-Copper-19", &[], false)
+            .await;
         let token = server
-            .grant("/oauth/token", "app", "password", "dave", "dave-password-1")
+            .grant("/oauth/token", "app", "password", "dave", "Meadow-Copper-19")
             .await;
         let mut tries = Vec::new();
         for i in 0..40 {
@@ -595,7 +597,7 @@ async fn forty_parallel_wrong_current_passwords_check_at_most_the_limit() {
             .client
             .post(server.url("/v1/users/me/password"))
             .bearer_auth(&token)
-            .json(&json!({ "password": "Taken-Over-123", "current_password": "dave-password-1" }))
+            .json(&json!({ "password": "Taken-Over-123", "current_password": "Meadow-Copper-19" }))
             .send()
             .await
             .unwrap();

@@ -71,8 +71,11 @@ async fn role_commands() {
         assert_eq!(member["description"], "Default role for project membership");
         assert_eq!(member["id"].as_str().unwrap().len(), 32);
 
-        t.cli(&["user", "add", "ops", "--password-stdin"], Some("pw\n"))
-            .ok();
+        t.cli(
+            &["user", "add", "ops", "--password-stdin"],
+            Some("Ember-Quartz-15\n"),
+        )
+        .ok();
         t.cli(&["role", "grant", "sdn-admin", "--user", "ops"], None).ok();
         t.cli(&["role", "grant", "sdn-admin", "--user", "ops"], None)
             .fails_with("already exists");
@@ -141,7 +144,7 @@ async fn user_commands() {
                 "--common-name",
                 "SDN user",
             ],
-            Some("skyline\n"),
+            Some("Skyline-Harbor-9\n"),
         )
         .ok();
         // A generated password is printed once, alone on stdout.
@@ -149,14 +152,14 @@ async fn user_commands() {
         assert_eq!(generated.len(), 20, "{generated}");
         t.cli(
             &["user", "add", "svtcli", "--emergency", "--password-stdin"],
-            Some("svtcli-pw"),
+            Some("Quiet-Lantern-27"),
         )
         .ok();
 
         // Bad input: one clear line, nothing written.
         t.cli(
             &["user", "add", "sdn", "--domain", "SDN", "--password-stdin"],
-            Some("x"),
+            Some("Bramble-Socket-73"),
         )
         .fails_with("already exists");
         t.cli(&["user", "add", "empty", "--password-stdin"], Some("\n"))
@@ -168,8 +171,11 @@ async fn user_commands() {
             None,
         )
         .fails_with("role \"nope\"");
-        t.cli(&["user", "add", "a:b", "--password-stdin"], Some("pw"))
-            .fails_with("':'");
+        t.cli(
+            &["user", "add", "a:b", "--password-stdin"],
+            Some("Ember-Quartz-15"),
+        )
+        .fails_with("':'");
         let bad_flag = t.cli(&["user", "add", "x", "--rol", "admin"], None);
         assert_eq!(bad_flag.code, 2, "clap usage errors exit 2: {}", bad_flag.stderr);
         let all = t.cli(&["user", "list", "--json"], None).ok().json();
@@ -207,7 +213,7 @@ async fn user_commands() {
         assert!(before.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{before}");
         t.cli(
             &["user", "passwd", "sdn", "--domain", "sdn", "--password-stdin"],
-            Some("new-password\n"),
+            Some("Autumn-Ledger-88\n"),
         )
         .ok();
         let after = store
@@ -220,7 +226,7 @@ async fn user_commands() {
         assert_ne!(before, after);
         let hasher = tessera_core::PasswordHasher::new(&Default::default(), 1).unwrap();
         assert!(hasher
-            .verify("new-password".to_owned().into(), Some(after))
+            .verify("Autumn-Ledger-88".to_owned().into(), Some(after))
             .await
             .unwrap());
         assert_eq!(
@@ -373,8 +379,11 @@ async fn token_and_keys_commands() {
             ..Default::default()
         })
         .await;
-        t.cli(&["user", "add", "script", "--password-stdin"], Some("pw"))
-            .ok();
+        t.cli(
+            &["user", "add", "script", "--password-stdin"],
+            Some("Ember-Quartz-15"),
+        )
+        .ok();
         let token = t
             .cli(&["token", "issue", "--proxy", "--user", "script"], None)
             .ok()
@@ -426,8 +435,11 @@ async fn audit_command() {
             ..Default::default()
         })
         .await;
-        t.cli(&["user", "add", "carol", "--password-stdin"], Some("pw"))
-            .ok();
+        t.cli(
+            &["user", "add", "carol", "--password-stdin"],
+            Some("Ember-Quartz-15"),
+        )
+        .ok();
         t.cli(&["user", "disable", "carol"], None).ok();
         let events = t.cli(&["audit", "--user", "carol", "--json"], None).ok().json();
         let details: Vec<&str> = events

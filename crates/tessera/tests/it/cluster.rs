@@ -132,9 +132,10 @@ async fn a_user_disabled_by_the_cli_is_refused_by_the_running_server() {
             .status(),
         200
     );
+    // `admin` is the only administrator: disabling it takes --force.
     let out = tokio::task::spawn_blocking({
         let (config, dir) = (server.config_path.clone(), server.dir.path().to_owned());
-        move || crate::harness::run_cli(&config, &dir, &["user", "disable", "admin"], None)
+        move || crate::harness::run_cli(&config, &dir, &["user", "disable", "admin", "--force"], None)
     })
     .await
     .unwrap();
@@ -155,9 +156,8 @@ async fn two_processes_agree_on_disables_and_count_guesses_together() {
         })
         .await;
         a.add_client("cli", None, &["password"], &[]).await;
-        a.add_user(None, "hank", "hank-password-1", &[], false).await;
-        a.add_user(None, "guessme", "guessme-password-1", &[], false)
-            .await;
+        a.add_user(None, "hank", "Saffron-Beacon-45", &[], false).await;
+        a.add_user(None, "guessme", "Harbor-Thistle-72", &[], false).await;
         let b = a.process_peer().await;
         let res = b
             .client
@@ -166,7 +166,7 @@ async fn two_processes_agree_on_disables_and_count_guesses_together() {
             .form(&[
                 ("grant_type", "password"),
                 ("username", "hank"),
-                ("password", "hank-password-1"),
+                ("password", "Saffron-Beacon-45"),
             ])
             .send()
             .await

@@ -18,7 +18,7 @@ async fn seed_002(options: Options) -> TestServer {
         tessera_core::admin::NewUser {
             domain: Some("sdn".into()),
             name: "sdn".into(),
-            password: Some("skyline".to_owned().into()),
+            password: Some("Skyline-Harbor-9".to_owned().into()),
             domain_roles: vec!["sdn-user".into(), "sdn-admin".into()],
             ..Default::default()
         },
@@ -28,7 +28,7 @@ async fn seed_002(options: Options) -> TestServer {
     server
 }
 
-const LOGIN: &str = r#"curl -sk -i -H 'Content-Type:application/json' -d '{"login":{"user":"sdn","password":"skyline","domain":"sdn"}}' https://$HOST/sdn/v2.0/auth"#;
+const LOGIN: &str = r#"curl -sk -i -H 'Content-Type:application/json' -d '{"login":{"user":"sdn","password":"Skyline-Harbor-9","domain":"sdn"}}' https://$HOST/sdn/v2.0/auth"#;
 
 /// Header and body of a `curl -i` reply.
 fn split(out: &str) -> (String, Value) {

@@ -18,10 +18,10 @@ async fn forward_auth_without_a_method_header_judges_its_own_method() {
     .await;
     server.add_client("app", None, &["password"], &[]).await;
     server
-        .add_user(None, "reader", "reader-password", &["read_only"], false)
+        .add_user(None, "reader", "Velvet-Compass-38", &["read_only"], false)
         .await;
     let token = server
-        .grant("/oauth/token", "app", "password", "reader", "reader-password")
+        .grant("/oauth/token", "app", "password", "reader", "Velvet-Compass-38")
         .await;
     let check = |method: reqwest::Method| {
         server

@@ -41,7 +41,7 @@ async fn seed_004(options: Options) -> TestServer {
         .add_user(None, "omivv-admin", "omivv-password", &["admin"], false)
         .await;
     server
-        .add_user(None, "reader", "reader-password", &["read_only"], false)
+        .add_user(None, "reader", "Velvet-Compass-38", &["read_only"], false)
         .await;
     server
 }
@@ -152,13 +152,13 @@ fn base64url(s: &str) -> Vec<u8> {
 #[tokio::test]
 async fn only_administrator_profiles_may_log_in() {
     let server = seed_004(Options::default()).await;
-    let out = python_login(&server, "reader", "reader-password").await;
+    let out = python_login(&server, "reader", "Velvet-Compass-38").await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stdout.contains("Login failed"));
     let res = server
         .client
         .post(server.url(&format!("{BASE}/login")))
-        .json(&serde_json::json!({"apiUserCredential": {"username": "reader", "domain": "local", "password": "reader-password"}}))
+        .json(&serde_json::json!({"apiUserCredential": {"username": "reader", "domain": "local", "password": "Velvet-Compass-38"}}))
         .send()
         .await
         .unwrap();

@@ -29,12 +29,16 @@ async fn start(upstream: &str, extra: &str) -> TestServer {
         ..Default::default()
     })
     .await;
-    server.add_user(None, "root", "ChangeMe", &["admin"], false).await;
-    server.add_user(None, "bob", "bob-pw", &[], false).await;
+    server
+        .add_user(None, "root", "Change-Me-Soon-8", &["admin"], false)
+        .await;
+    server.add_user(None, "bob", "Kettle-Harbor-51", &[], false).await;
     server
         .add_client("simplivity", None, &["password", "emergency"], &[])
         .await;
-    server.add_user(None, "svtcli", "svtcli-pw", &[], true).await;
+    server
+        .add_user(None, "svtcli", "Quiet-Lantern-27", &[], true)
+        .await;
     server
 }
 
@@ -66,7 +70,7 @@ async fn seed_001_redirect_procedure_reaches_the_tenant_through_the_gateway() {
     // 3. With credentials: back to the tenant, with the token.
     let out = server
         .sh(&format!(
-            r#"curl -k "https://$HOST{location}" -v -u "root:ChangeMe""#
+            r#"curl -k "https://$HOST{location}" -v -u "root:Change-Me-Soon-8""#
         ))
         .await;
     assert_eq!(status(&out.stderr), 302);
@@ -81,11 +85,11 @@ async fn seed_001_redirect_procedure_reaches_the_tenant_through_the_gateway() {
         .await;
     assert!(out.stdout.contains(TENANT), "{}", out.stdout);
     // The cookie flow, following redirects, in one command.
-    let out = server.sh(r#"curl -k "https://$HOST/tenant?using-cookies=true" -u "root:ChangeMe" -c cookie1 -b cookie1 -L -v"#).await;
+    let out = server.sh(r#"curl -k "https://$HOST/tenant?using-cookies=true" -u "root:Change-Me-Soon-8" -c cookie1 -b cookie1 -L -v"#).await;
     assert_eq!(status(&out.stderr), 200, "{}", out.stderr);
     assert!(out.stdout.contains(TENANT));
     // And the seed's login-with-cookies, then the tenant with the cookie file.
-    server.sh(r#"curl -L --location-trusted -k https://$HOST/login?using-cookies=true -u "root:ChangeMe" -c cookiefile -v"#).await;
+    server.sh(r#"curl -L --location-trusted -k https://$HOST/login?using-cookies=true -u "root:Change-Me-Soon-8" -c cookiefile -v"#).await;
     let out = server.sh("curl -k https://$HOST/tenant -b cookiefile -v").await;
     assert!(out.stdout.contains(TENANT), "{}", out.stderr);
 }
@@ -94,7 +98,7 @@ async fn seed_001_redirect_procedure_reaches_the_tenant_through_the_gateway() {
 async fn emergency_tokens_reach_only_the_allow_list() {
     let upstream = Upstream::start().await;
     let server = start(&upstream.url(), "").await;
-    let emergency = token(&server, "emergency", "svtcli", "svtcli-pw").await;
+    let emergency = token(&server, "emergency", "svtcli", "Quiet-Lantern-27").await;
     let call = |method: reqwest::Method, path: &'static str| {
         let (server, t) = (&server, emergency.clone());
         async move {
@@ -118,7 +122,7 @@ async fn emergency_tokens_reach_only_the_allow_list() {
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("\\\"sort\\\""));
     // An ordinary token is not bound by the allow-list.
-    let admin = token(&server, "password", "root", "ChangeMe").await;
+    let admin = token(&server, "password", "root", "Change-Me-Soon-8").await;
     let res = server
         .client
         .delete(server.url("/api/hosts/1"))
@@ -133,7 +137,7 @@ async fn emergency_tokens_reach_only_the_allow_list() {
 async fn identity_headers_are_added_and_forged_ones_and_credentials_never_reach_the_upstream() {
     let upstream = Upstream::start().await;
     let server = start(&upstream.url(), "").await;
-    let bob = token(&server, "password", "bob", "bob-pw").await;
+    let bob = token(&server, "password", "bob", "Kettle-Harbor-51").await;
     let res = server
         .client
         .get(server.url("/api/things?x=1"))
@@ -219,7 +223,7 @@ async fn identity_headers_are_added_and_forged_ones_and_credentials_never_reach_
 async fn an_upstream_that_is_down_gets_502_and_one_that_hangs_504() {
     let port = closed_port().await;
     let server = start(&format!("http://127.0.0.1:{port}"), "").await;
-    let t = token(&server, "password", "bob", "bob-pw").await;
+    let t = token(&server, "password", "bob", "Kettle-Harbor-51").await;
     let res = server
         .client
         .get(server.url("/api/x"))
@@ -232,7 +236,7 @@ async fn an_upstream_that_is_down_gets_502_and_one_that_hangs_504() {
 
     let upstream = Upstream::start().await;
     let server = start(&upstream.url(), "").await;
-    let t = token(&server, "password", "bob", "bob-pw").await;
+    let t = token(&server, "password", "bob", "Kettle-Harbor-51").await;
     let started = Instant::now();
     let res = server
         .client
@@ -355,7 +359,7 @@ async fn a_1_gib_body_streams_both_ways_in_constant_memory() {
 async fn the_upstream_timeout_bounds_silence_not_length() {
     let upstream = Upstream::start().await;
     let server = start(&upstream.url(), "").await;
-    let t = token(&server, "password", "bob", "bob-pw").await;
+    let t = token(&server, "password", "bob", "Kettle-Harbor-51").await;
     // Eight chunks, 300 ms apart: 2.4 s in all, never 1 s of silence.
     let chunks = futures_util::stream::unfold(0u32, |i| async move {
         if i == 8 {
@@ -413,7 +417,7 @@ async fn an_expired_seed_004_jwt_is_already_expired_at_the_gateway() {
     let res = server
         .client
         .post(server.url("/Spectre/api/rest/v1/Services/AuthenticationService/login"))
-        .json(&serde_json::json!({"apiUserCredential": {"username": "root", "domain": "local", "password": "ChangeMe"}}))
+        .json(&serde_json::json!({"apiUserCredential": {"username": "root", "domain": "local", "password": "Change-Me-Soon-8"}}))
         .send()
         .await
         .unwrap();
@@ -451,8 +455,8 @@ async fn an_expired_seed_004_jwt_is_already_expired_at_the_gateway() {
 async fn forward_auth_answers_for_the_original_request() {
     let upstream = Upstream::start().await;
     let server = start(&upstream.url(), "").await;
-    let bob = token(&server, "password", "bob", "bob-pw").await;
-    let emergency = token(&server, "emergency", "svtcli", "svtcli-pw").await;
+    let bob = token(&server, "password", "bob", "Kettle-Harbor-51").await;
+    let emergency = token(&server, "emergency", "svtcli", "Quiet-Lantern-27").await;
     let check = |method: &'static str, uri: &'static str, t: Option<String>, nginx: bool| {
         let server = &server;
         async move {

@@ -157,7 +157,7 @@ async fn every_401_carries_a_www_authenticate_challenge() {
     let server = start().await;
     // Wrong passwords go to an account of their own, so admin never locks.
     server
-        .add_user(None, "target", "target-password", &["admin"], false)
+        .add_user(None, "target", "Pepper-Glacier-57", &["admin"], false)
         .await;
     // Dead tokens: issued, then ended.
     let sds_dead = sds_token(&server).await;

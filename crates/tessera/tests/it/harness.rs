@@ -12,7 +12,7 @@ use tessera_store::testing::{fresh_postgres_schema, postgres_test_url};
 use zeroize::Zeroizing;
 
 /// The admin password every test server starts with.
-pub const ADMIN_PASSWORD: &str = "admin-test-password";
+pub const ADMIN_PASSWORD: &str = "Opening-Night-Key-7";
 
 /// Which store a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

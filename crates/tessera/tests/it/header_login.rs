@@ -10,7 +10,9 @@ const FAST_HASHES: &str = "[password]\nmemory_kib = 1024\niterations = 1\n";
 
 async fn seed_001(options: Options) -> TestServer {
     let server = TestServer::start_with(options).await;
-    server.add_user(None, "root", "ChangeMe", &["admin"], false).await;
+    server
+        .add_user(None, "root", "Change-Me-Soon-8", &["admin"], false)
+        .await;
     server
         .core()
         .role_grant(
@@ -31,7 +33,7 @@ async fn seed_001(options: Options) -> TestServer {
 async fn login_without_cookies_then_whoami_run_as_written() {
     let server = seed_001(Options::default()).await;
     let out = server
-        .sh(r#"curl -L --location-trusted -k https://$HOST/login -u "root:ChangeMe" -v"#)
+        .sh(r#"curl -L --location-trusted -k https://$HOST/login -u "root:Change-Me-Soon-8" -v"#)
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let token = header(&out.stderr, "X-SDS-AUTH-TOKEN").expect("the token header");
@@ -79,7 +81,7 @@ async fn login_without_cookies_then_whoami_run_as_written() {
 async fn login_with_cookies_runs_as_written_and_the_cookie_is_enough() {
     let server = seed_001(Options::default()).await;
     let out = server
-        .sh(r#"curl -L --location-trusted -k https://$HOST/login?using-cookies=true -u "root:ChangeMe" -c cookiefile -v"#)
+        .sh(r#"curl -L --location-trusted -k https://$HOST/login?using-cookies=true -u "root:Change-Me-Soon-8" -c cookiefile -v"#)
         .await;
     let cookie = header(&out.stderr, "set-cookie").expect("a cookie");
     for attr in [
@@ -124,7 +126,7 @@ async fn the_four_step_redirect_procedure_and_the_follow_redirects_cookie_flow()
     // 3. With credentials: 302 back to the resource, and the token.
     let out = server
         .sh(&format!(
-            r#"curl -k "https://$HOST{location}" -v -u "root:ChangeMe""#
+            r#"curl -k "https://$HOST{location}" -v -u "root:Change-Me-Soon-8""#
         ))
         .await;
     assert_eq!(status(&out.stderr), 302);
@@ -144,12 +146,12 @@ async fn the_four_step_redirect_procedure_and_the_follow_redirects_cookie_flow()
     );
 
     // The cookie flow, following redirects: one command, final 200.
-    let out = server.sh(r#"curl -k "https://$HOST/user/whoami?using-cookies=true" -u "root:ChangeMe" -c cookie1 -b cookie1 -L -v"#).await;
+    let out = server.sh(r#"curl -k "https://$HOST/user/whoami?using-cookies=true" -u "root:Change-Me-Soon-8" -c cookie1 -b cookie1 -L -v"#).await;
     assert_eq!(status(&out.stderr), 200, "{}", out.stderr);
     assert!(out.stdout.contains("<common_name>root</common_name>"));
 
     // A service that is not on this server is refused: no open redirect.
-    let out = server.sh(r#"curl -sk -o /dev/null -w '%{http_code}' "https://$HOST/login?service=https://evil.example/" -u "root:ChangeMe""#).await;
+    let out = server.sh(r#"curl -sk -o /dev/null -w '%{http_code}' "https://$HOST/login?service=https://evil.example/" -u "root:Change-Me-Soon-8""#).await;
     assert_eq!(out.stdout, "400");
 }
 
@@ -160,7 +162,9 @@ async fn the_101st_token_of_a_user_is_refused_while_others_still_log_in() {
         ..Default::default()
     })
     .await;
-    server.add_user(None, "other", "other-pw", &[], false).await;
+    server
+        .add_user(None, "other", "Cinder-Maple-26", &[], false)
+        .await;
     let login = |user: &'static str, pw: &'static str| {
         let server = &server;
         async move {
@@ -174,29 +178,31 @@ async fn the_101st_token_of_a_user_is_refused_while_others_still_log_in() {
         }
     };
     for n in 0..100 {
-        assert_eq!(login("root", "ChangeMe").await.status(), 200, "login {n}");
+        assert_eq!(login("root", "Change-Me-Soon-8").await.status(), 200, "login {n}");
     }
     server.clock.advance(Duration::from_secs(60));
-    let res = login("root", "ChangeMe").await;
+    let res = login("root", "Change-Me-Soon-8").await;
     assert_eq!(res.status(), 429);
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     // The first token frees up when its 2-hour idle timeout runs out.
     assert_eq!(retry, 7200 - 60);
     assert!(res.text().await.unwrap().contains("maximum number of tokens"));
     assert_eq!(
-        login("other", "other-pw").await.status(),
+        login("other", "Cinder-Maple-26").await.status(),
         200,
         "other users are not affected"
     );
     // When the first tokens idle out, logins work again.
     server.clock.advance(Duration::from_secs(retry));
-    assert_eq!(login("root", "ChangeMe").await.status(), 200);
+    assert_eq!(login("root", "Change-Me-Soon-8").await.status(), 200);
 }
 
 #[tokio::test]
 async fn logout_force_ends_every_session_of_the_user_and_no_one_elses() {
     let server = seed_001(Options::default()).await;
-    server.add_user(None, "other", "other-pw", &[], false).await;
+    server
+        .add_user(None, "other", "Cinder-Maple-26", &[], false)
+        .await;
     let token = |user: &'static str, pw: &'static str| {
         let server = &server;
         async move {
@@ -211,9 +217,9 @@ async fn logout_force_ends_every_session_of_the_user_and_no_one_elses() {
         }
     };
     let (a, b, c) = (
-        token("root", "ChangeMe").await,
-        token("root", "ChangeMe").await,
-        token("other", "other-pw").await,
+        token("root", "Change-Me-Soon-8").await,
+        token("root", "Change-Me-Soon-8").await,
+        token("other", "Cinder-Maple-26").await,
     );
     let whoami = |t: String| {
         let server = &server;
@@ -239,7 +245,7 @@ async fn logout_force_ends_every_session_of_the_user_and_no_one_elses() {
     assert_eq!(res.status(), 200);
     assert_eq!(whoami(a.clone()).await, 401);
     assert_eq!(whoami(b.clone()).await, 200);
-    let d = token("root", "ChangeMe").await;
+    let d = token("root", "Change-Me-Soon-8").await;
     let res = server
         .client
         .get(server.url("/logout?force=true"))
@@ -258,7 +264,7 @@ async fn a_proxy_token_outlives_8_hours_and_logout_until_proxytokens_true() {
     let res = server
         .client
         .get(server.url("/login"))
-        .basic_auth("root", Some("ChangeMe"))
+        .basic_auth("root", Some("Change-Me-Soon-8"))
         .send()
         .await
         .unwrap();
@@ -304,7 +310,7 @@ async fn a_proxy_token_outlives_8_hours_and_logout_until_proxytokens_true() {
     let res = server
         .client
         .get(server.url("/login"))
-        .basic_auth("root", Some("ChangeMe"))
+        .basic_auth("root", Some("Change-Me-Soon-8"))
         .send()
         .await
         .unwrap();
@@ -371,7 +377,7 @@ async fn bad_requests_get_clear_errors_and_tokens_from_other_doors_work_here() {
         .form(&[
             ("grant_type", "password"),
             ("username", "root"),
-            ("password", "ChangeMe"),
+            ("password", "Change-Me-Soon-8"),
         ])
         .send()
         .await
@@ -394,4 +400,120 @@ async fn bad_requests_get_clear_errors_and_tokens_from_other_doors_work_here() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+/// Issue 15: a lockout stops passwords and session tokens, not proxy
+/// tokens. Anyone who knows a script account's name can lock it with five
+/// wrong passwords; that must not stop the script. A stolen proxy token
+/// is revoked (`/logout?force=true&proxytokens=true`), not locked out;
+/// a disabled account still refuses every token, proxy tokens included.
+#[tokio::test]
+async fn a_lockout_refuses_passwords_and_session_tokens_but_not_proxy_tokens() {
+    let server = seed_001(Options {
+        toml: format!(
+            "{FAST_HASHES}[lockout]\nmax_failed_logins = 5\nwindow = \"5m\"\nduration = \"1m\"\n\
+             [[gateway.rules]]\nmethods = [\"GET\"]\npath = \"/api/**\"\nallow = [\"authenticated\"]\n"
+        ),
+        ..Default::default()
+    })
+    .await;
+    server
+        .add_user(None, "backup-script", "Orbit-Pebble-93", &[], false)
+        .await;
+    let login = |password: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .client
+                .get(server.url("/login"))
+                .basic_auth("backup-script", Some(password))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = login("Orbit-Pebble-93").await;
+    assert_eq!(res.status(), 200);
+    let session = res.headers()["x-sds-auth-token"].to_str().unwrap().to_owned();
+    let res = server
+        .client
+        .get(server.url("/proxytoken"))
+        .header("X-SDS-AUTH-TOKEN", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let proxy = res.headers()["x-sds-auth-proxy-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // What a script does with its token: whoami at this door, and a
+    // forward-auth check as nginx would ask it.
+    let whoami = |t: &str| {
+        let (server, t) = (&server, t.to_owned());
+        async move {
+            server
+                .client
+                .get(server.url("/user/whoami"))
+                .header("X-SDS-AUTH-TOKEN", t)
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let authz = |t: &str| {
+        let (server, t) = (&server, t.to_owned());
+        async move {
+            server
+                .client
+                .get(server.url("/v1/authz"))
+                .header("X-Original-Method", "GET")
+                .header("X-Original-URI", "/api/backups")
+                .header("X-SDS-AUTH-TOKEN", t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(whoami(&proxy).await.status(), 200);
+    assert_eq!(authz(&proxy).await, 200);
+
+    // Someone who knows only the name: five wrong passwords lock it.
+    for _ in 0..5 {
+        assert_eq!(login("not-the-password").await.status(), 401);
+    }
+    let (_, account) = server.core().user_named(None, "backup-script").await.unwrap();
+    assert!(
+        account.is_locked(tessera_model::Timestamp(server.clock.now_ms())),
+        "five wrong passwords lock the account"
+    );
+
+    // The password is refused while the lock holds, and so is the session token ...
+    assert_eq!(login("Orbit-Pebble-93").await.status(), 401);
+    let res = whoami(&session).await;
+    assert_eq!(res.status(), 401);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("locked"), "{body}");
+    assert_eq!(authz(&session).await, 401);
+    // ... but the script's proxy token goes on working.
+    let res = whoami(&proxy).await;
+    assert_eq!(res.status(), 200, "the proxy token of a locked account");
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(me["common_name"], "backup-script");
+    assert_eq!(authz(&proxy).await, 200, "forward auth with the proxy token");
+
+    // After the lock, the session token works again (seed 004).
+    server.clock.advance(Duration::from_secs(61));
+    assert_eq!(whoami(&session).await.status(), 200);
+
+    // A disabled account refuses everything, proxy tokens included.
+    server
+        .core()
+        .user_set_enabled(&tessera_core::Actor::Cli, None, "backup-script", false)
+        .await
+        .unwrap();
+    assert_eq!(whoami(&proxy).await.status(), 401);
+    assert_eq!(authz(&proxy).await, 401);
 }

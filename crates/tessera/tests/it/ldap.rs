@@ -400,7 +400,7 @@ async fn directory_down_fails_fast_and_clearly_local_and_emergency_work_and_it_r
     .await;
     setup(&server).await;
     server
-        .add_user(None, "svtcli", "svtcli-password", &[], true)
+        .add_user(None, "svtcli", "Quiet-Lantern-27", &[], true)
         .await;
     let admin = admin_token(&server).await;
     add_template_domain(&server, &slapd);
@@ -460,7 +460,7 @@ async fn directory_down_fails_fast_and_clearly_local_and_emergency_work_and_it_r
         .form(&[
             ("grant_type", "emergency"),
             ("username", "svtcli"),
-            ("password", "svtcli-password"),
+            ("password", "Quiet-Lantern-27"),
         ])
         .send()
         .await

@@ -75,7 +75,9 @@ async fn logins_token_checks_and_lockouts_move_the_counters() {
     })
     .await;
     server.add_client("simplivity", None, &["password"], &[]).await;
-    server.add_user(None, "alice", "alice-pw", &[], false).await;
+    server
+        .add_user(None, "alice", "Lagoon-Fennel-81", &[], false)
+        .await;
 
     let before = Scrape::of(&server).await;
     for outcome in ["success", "invalid_credentials", "locked", "disabled", "error"] {
@@ -93,7 +95,10 @@ async fn logins_token_checks_and_lockouts_move_the_counters() {
     for _ in 0..2 {
         assert_eq!(oauth2_login(&server, "alice", "wrong").await.status(), 400);
     }
-    assert_eq!(oauth2_login(&server, "alice", "alice-pw").await.status(), 400);
+    assert_eq!(
+        oauth2_login(&server, "alice", "Lagoon-Fennel-81").await.status(),
+        400
+    );
     // A login through another door is labelled with it.
     let res = server
         .client

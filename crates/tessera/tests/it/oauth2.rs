@@ -15,7 +15,7 @@ pub(crate) async fn seed_000(server: &TestServer) {
         .add_client("simplivity", None, &["password", "emergency"], &[])
         .await;
     server
-        .add_user(None, "svtcli", "svtcli-password", &[], true)
+        .add_user(None, "svtcli", "Quiet-Lantern-27", &[], true)
         .await;
 }
 
@@ -28,7 +28,13 @@ pub(crate) async fn seed_003(server: &TestServer) {
         .await
         .unwrap();
     server
-        .add_user(Some("marketingUsers"), "user1", "password1", &["_member_"], false)
+        .add_user(
+            Some("marketingUsers"),
+            "user1",
+            "Walnut-Cascade-49",
+            &["_member_"],
+            false,
+        )
         .await;
     server
         .add_client(
@@ -89,7 +95,7 @@ async fn seed_000_emergency_and_password_grants_run_as_written() {
     seed_000(&server).await;
     // The seed's command line, host and password filled in.
     let out = server.sh(
-        "curl -k https://simplivity@$HOST/api/oauth/token -d grant_type=emergency -d username=svtcli -d password=svtcli-password",
+        "curl -k https://simplivity@$HOST/api/oauth/token -d grant_type=emergency -d username=svtcli -d password=Quiet-Lantern-27",
     ).await;
     let body = json(&out.stdout);
     assert!(
@@ -131,7 +137,7 @@ async fn seed_003_login_realms_and_password_change_pipeline_run_as_written() {
     seed_003(&server).await;
     // The seed's request (its URL was cut off: it is /auth/oauth).
     let out = server.sh(
-        "curl -ik -X POST https://$HOST/auth/oauth \\\n-d grant_type=password \\\n-d username=user1 \\\n-d password=password1 \\\n-d scope=* \\\n-d client_secret=my-secret \\\n-d client_id=my-client \\\n-d realm=marketingUsers",
+        "curl -ik -X POST https://$HOST/auth/oauth \\\n-d grant_type=password \\\n-d username=user1 \\\n-d password=Walnut-Cascade-49 \\\n-d scope=* \\\n-d client_secret=my-secret \\\n-d client_id=my-client \\\n-d realm=marketingUsers",
     ).await;
     let body_line = out.stdout.lines().last().unwrap();
     let body = json(body_line);
@@ -172,7 +178,7 @@ async fn seed_003_login_realms_and_password_change_pipeline_run_as_written() {
 
     // The password-change script, with $1=server, $2=current, $3=new.
     let script = r#"
-set -- "$HOST" "admin-test-password" "a-brand-new-password"
+set -- "$HOST" "Opening-Night-Key-7" "a-brand-new-password"
 TOKEN=$(curl -ik -X POST https://$1/auth/oauth \
 -d grant_type=password -d username=admin -d password=$2 \
 -d scope=* -d client_secret=client-secret -d client_id=client-id \
@@ -244,7 +250,7 @@ async fn refresh_tokens_rotate_and_a_replay_revokes_the_family() {
     let login = [
         ("grant_type", "password"),
         ("username", "user1"),
-        ("password", "password1"),
+        ("password", "Walnut-Cascade-49"),
         ("realm", "marketingUsers"),
         ("client_id", "my-client"),
         ("client_secret", "my-secret"),
@@ -423,13 +429,13 @@ async fn the_emergency_grant_is_for_emergency_accounts_only() {
         INVALID_CREDENTIALS,
         "admin is no emergency account"
     );
-    let res = grant("password", "svtcli", "svtcli-password").await;
+    let res = grant("password", "svtcli", "Quiet-Lantern-27").await;
     assert_eq!(
         res.text().await.unwrap(),
         INVALID_CREDENTIALS,
         "an emergency account cannot use the password grant"
     );
-    let res = grant("emergency", "svtcli", "svtcli-password").await;
+    let res = grant("emergency", "svtcli", "Quiet-Lantern-27").await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["scope"], "emergency");
@@ -448,7 +454,7 @@ async fn the_emergency_grant_is_for_emergency_accounts_only() {
         &[
             ("grant_type", "emergency"),
             ("username", "svtcli"),
-            ("password", "svtcli-password"),
+            ("password", "Quiet-Lantern-27"),
         ],
         Some(("plain", "")),
     )
@@ -461,7 +467,7 @@ async fn scopes_are_narrowed_by_roles() {
     let server = TestServer::start().await;
     seed_000(&server).await;
     server
-        .add_user(None, "viewer", "viewer-pw", &["read_only"], false)
+        .add_user(None, "viewer", "Tundra-Violet-34", &["read_only"], false)
         .await;
     let ask = |scope: &'static str| {
         let server = &server;
@@ -472,7 +478,7 @@ async fn scopes_are_narrowed_by_roles() {
                 &[
                     ("grant_type", "password"),
                     ("username", "viewer"),
-                    ("password", "viewer-pw"),
+                    ("password", "Tundra-Violet-34"),
                     ("scope", scope),
                 ],
                 Some(("simplivity", "")),

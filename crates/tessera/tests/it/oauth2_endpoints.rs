@@ -113,6 +113,152 @@ async fn malformed_requests_get_rfc_6749_errors_that_say_what_to_fix() {
     assert_eq!(res.status(), 413);
 }
 
+/// RFC 6749 §5.2: a request whose client cannot be established is
+/// `invalid_client` (401, Basic challenge) whatever else is wrong with it;
+/// a client that authenticated with Basic and sends `client_secret` as
+/// well used two methods, `invalid_request` (400).
+#[tokio::test]
+async fn a_client_that_cannot_be_established_is_invalid_client() {
+    let server = TestServer::start().await;
+    seed_000(&server).await;
+    server
+        .add_client("rs", Some("rs-secret"), &["client_credentials"], &[])
+        .await;
+    let refused = |res: reqwest::Response, why: &'static str| async move {
+        assert_eq!(res.status(), 401, "{why}");
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            "Basic realm=\"tessera\"",
+            "{why}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{why}: {body}");
+        body["error_description"].as_str().unwrap().to_owned()
+    };
+    for path in ["/oauth/token", "/oauth/revoke", "/oauth/introspect"] {
+        let form = [("grant_type", "client_credentials"), ("token", "tsa_x")];
+        // Wrong Basic credentials and a client_secret: the client is not
+        // established, so two methods are not the first thing wrong.
+        let with_secret = [form[0], form[1], ("client_secret", "rs-secret")];
+        refused(
+            token_form(&server, path, &with_secret, Some(("rs", "wrong"))).await,
+            "wrong Basic secret and a form secret",
+        )
+        .await;
+        // client_id naming another client than Basic.
+        let other = [form[0], form[1], ("client_id", "simplivity")];
+        let why = refused(
+            token_form(&server, path, &other, Some(("rs", "rs-secret"))).await,
+            "client_id of another client",
+        )
+        .await;
+        assert!(why.contains("another client"), "{why}");
+        // An id no client can have (RFC 8265) is an unknown client, with
+        // the reason.
+        let bad = [form[0], form[1], ("client_id", "r\ns")];
+        let why = refused(
+            token_form(&server, path, &bad, None).await,
+            "an id RFC 8265 refuses",
+        )
+        .await;
+        assert!(why.contains("U+000A"), "{why}");
+    }
+    // The same client in Basic and in client_id (in any spelling of its
+    // id) is one method, and fine.
+    for id in ["rs", "RS"] {
+        let res = token_form(
+            &server,
+            "/oauth/token",
+            &[("grant_type", "client_credentials"), ("client_id", id)],
+            Some(("rs", "rs-secret")),
+        )
+        .await;
+        assert_eq!(res.status(), 200, "{id}");
+    }
+    // Right Basic credentials and a client_secret: two methods.
+    let res = token_form(
+        &server,
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_secret", "rs-secret"),
+        ],
+        Some(("rs", "rs-secret")),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("not both"),
+        "{body}"
+    );
+
+    // RFC 6749 §3.2: a parameter an endpoint does not define is ignored,
+    // given twice or not; one it defines, given twice, is refused.
+    for (path, body, want) in [
+        ("/oauth/introspect", "token=tsa_x&scope=a&scope=b", 200),
+        ("/oauth/introspect", "token=tsa_x&token=tsa_y", 400),
+        (
+            "/oauth/token",
+            "grant_type=client_credentials&token=a&token=b",
+            200,
+        ),
+        (
+            "/oauth/token",
+            "grant_type=client_credentials&scope=read&scope=read",
+            400,
+        ),
+    ] {
+        let res = server
+            .client
+            .post(server.url(path))
+            .basic_auth("rs", Some("rs-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), want, "{path} {body}");
+    }
+
+    // An empty token is a missing one, as the document's minLength says.
+    for path in ["/oauth/revoke", "/oauth/introspect"] {
+        let res = token_form(&server, path, &[("token", "")], Some(("rs", "rs-secret"))).await;
+        assert_eq!(res.status(), 400, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("token parameter"),
+            "{body}"
+        );
+    }
+    // An administrator's bearer token authorizes introspection; a
+    // client_id sent along is not used, but must be well-formed.
+    let admin = password_token(&server, "/oauth/token", "admin", ADMIN_PASSWORD).await;
+    let admin = admin["access_token"].as_str().unwrap();
+    let introspect = |client_id: String| {
+        let server = &server;
+        async move {
+            server
+                .client
+                .post(server.url("/oauth/introspect"))
+                .bearer_auth(admin)
+                .form(&[("token", "tsa_x"), ("client_id", client_id.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(introspect("anyone".into()).await.status(), 200);
+    assert_eq!(introspect(String::new()).await.status(), 200, "empty is absent");
+    let res = introspect("c".repeat(129)).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("128"));
+}
+
 #[tokio::test]
 async fn revocation_introspection_and_metadata_follow_their_rfcs() {
     let server = TestServer::start().await;
@@ -123,7 +269,7 @@ async fn revocation_introspection_and_metadata_follow_their_rfcs() {
     let login = [
         ("grant_type", "password"),
         ("username", "user1"),
-        ("password", "password1"),
+        ("password", "Walnut-Cascade-49"),
         ("realm", "marketingUsers"),
         ("client_id", "my-client"),
         ("client_secret", "my-secret"),
@@ -238,7 +384,7 @@ async fn a_password_change_needs_a_recent_login_or_the_current_password() {
     assert!(res.text().await.unwrap().contains("current_password"));
     let res = change(r#"{"password":"next-password","current_password":"wrong"}"#).await;
     assert_eq!(res.status(), 403);
-    let res = change(r#"{"password":"next-password","current_password":"admin-test-password"}"#).await;
+    let res = change(r#"{"password":"next-password","current_password":"Opening-Night-Key-7"}"#).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         whoami(&server, token).await.status(),
@@ -281,7 +427,7 @@ async fn no_password_or_token_reaches_the_audit_trail() {
         &[
             ("grant_type", "emergency"),
             ("username", "svtcli"),
-            ("password", "svtcli-password"),
+            ("password", "Quiet-Lantern-27"),
         ],
         Some(("simplivity", "")),
     )
@@ -310,7 +456,7 @@ async fn no_password_or_token_reaches_the_audit_trail() {
     let dump = serde_json::to_string(&events).unwrap();
     for secret in [
         ADMIN_PASSWORD,
-        "svtcli-password",
+        "Quiet-Lantern-27",
         tokens["access_token"].as_str().unwrap(),
     ] {
         assert!(!dump.contains(secret), "audit trail leaks {secret}");

@@ -242,6 +242,44 @@ async fn a_door_switched_off_leaves_the_document_too() {
     assert!(paths.contains_key("/oauth/token") && paths.contains_key("/sdn/v2.0/auth"));
 }
 
+/// The password lengths the document states are this server's
+/// `[password]` ones, and the server holds to them.
+#[tokio::test]
+async fn the_document_states_the_configured_password_lengths() {
+    let server = TestServer::start_with(crate::harness::Options {
+        toml: "[bootstrap]\nadmin_token = \"bootstrap-token-for-openapi-tests\"\n\
+               [password]\nmin_length = 12\nmax_length = 40\n"
+            .into(),
+        ..Default::default()
+    })
+    .await;
+    let doc = document(&server).await;
+    let schema = &doc["components"]["schemas"]["NewPassword"];
+    assert_eq!(schema["minLength"], 12, "{schema}");
+    assert_eq!(schema["maxLength"], 40, "{schema}");
+    let token = "bootstrap-token-for-openapi-tests";
+    for (password, status) in [
+        ("Quartz-Em-9", 400),
+        ("Quartz-Ember-Lantern-Violet-Harbor-Canyon-9", 400),
+        ("Quartz-Ember-Lantern-9", 201),
+    ] {
+        let res = server
+            .client
+            .post(server.url("/v1/admin/users"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": "lena", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status().as_u16(),
+            status,
+            "{password}: {}",
+            res.text().await.unwrap()
+        );
+    }
+}
+
 #[tokio::test]
 async fn openapi_spec_validator_accepts_the_document() {
     let server = TestServer::start().await;
@@ -409,10 +447,10 @@ async fn the_document_states_the_rules_the_server_enforces() {
     }
 
     // `null` as the logout body: the document allows it, so does the server.
-    server.add_user(None, "ann2", "ann2-password", &[], false).await;
+    server.add_user(None, "ann2", "Silver-Rook-11", &[], false).await;
     server.add_client("pub", None, &["password"], &[]).await;
     let token = server
-        .grant("/oauth/token", "pub", "password", "ann2", "ann2-password")
+        .grant("/oauth/token", "pub", "password", "ann2", "Silver-Rook-11")
         .await;
     let body =
         &doc["paths"]["/v1/auth/logout"]["post"]["requestBody"]["content"]["application/json"]["schema"];
@@ -427,4 +465,314 @@ async fn the_document_states_the_rules_the_server_enforces() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// Whether the document takes each of `values` as a `schema` (a component
+/// name), by `jsonschema` (Draft 2020-12, formats as annotations, Python's
+/// `re` for patterns, as schemathesis reads them).
+async fn document_takes(doc: &Value, schema: &str, values: &[Value]) -> Vec<bool> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             from jsonschema import Draft202012Validator\n\
+             doc, name, values = json.load(sys.stdin)\n\
+             v = Draft202012Validator({'$ref': '#/components/schemas/' + name, 'components': doc['components']})\n\
+             print(json.dumps([v.is_valid(x) for x in values]))",
+        ])
+        .env(
+            "PYTHONPATH",
+            python_packages("openapi", "openapi_spec_validator, jsonschema", &["openapi-spec-validator"]).await,
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_vec(&serde_json::json!([doc, schema, values])).unwrap();
+    child.stdin.take().unwrap().write_all(&input).await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue 11, continued: the LDAP domain settings, the login bodies, the
+/// redirect target of `GET /login` and the oauth2 forms are stated in the
+/// document as the server enforces them; bodies that are not objects are
+/// refused; a request that does not fit what it names is a 404 or 409
+/// that says so, not a 400.
+#[tokio::test]
+async fn the_document_states_the_ldap_login_and_form_rules() {
+    use serde_json::json;
+    const ADMIN_TOKEN: &str = "bootstrap-admin-token-for-openapi-2";
+    let server = TestServer::start_with(crate::harness::Options {
+        toml: format!("[bootstrap]\nadmin_token = \"{ADMIN_TOKEN}\"\n"),
+        ..Default::default()
+    })
+    .await;
+    let doc = document(&server).await;
+    let call = |method: Method, path: String, body: Option<String>| {
+        let mut req = server
+            .client
+            .request(method, server.url(&path))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            (status, res.text().await.unwrap())
+        }
+    };
+
+    // LDAP domains: one shape per way to find the user and per kind of
+    // connection, and the server takes exactly the bodies the document
+    // does (creating one reaches no directory).
+    let shapes = doc["components"]["schemas"]["LdapCreate"]["oneOf"]
+        .as_array()
+        .unwrap();
+    assert_eq!(shapes.len(), 9);
+    let template = "uid={user},ou=people,dc=example,dc=org";
+    let filter = "(&(objectClass=person)(uid={user}))";
+    let ldap_bodies = [
+        json!({"url": "ldap://127.0.0.1:389", "user_dn_template": template}),
+        json!({"url": " LDAPS://dir.example.org/ ", "search_base": "dc=example", "search_filter": filter}),
+        json!({"url": "ldap://dir", "starttls": true, "search_base": "dc=x", "search_filter": filter,
+               "bind_dn": "cn=s,dc=x", "bind_password": "pw", "ca_pem": null, "group_base": " "}),
+        json!({"url": "ldap://[::1]:636", "user_dn_template": " ", "search_base": "dc=x", "search_filter": filter,
+               "bind_password": ""}),
+        json!({"url": ""}),
+        json!({"url": "ldap://|*", "user_dn_template": template}),
+        json!({"url": "ldap://dir:0389", "user_dn_template": template}),
+        json!({"url": "ldap://dir/dc=example", "user_dn_template": template}),
+        json!({"url": "ldaps://dir", "starttls": true, "user_dn_template": template}),
+        json!({"url": "ldap://dir", "user_dn_template": template, "search_base": "dc=x"}),
+        json!({"url": "ldap://dir", "search_base": "dc=x", "search_filter": filter, "bind_dn": "cn=s"}),
+        json!({"url": "ldap://dir", "user_dn_template": "uid=someone"}),
+        json!({"url": "ldap://dir", "user_dn_template": "uid={user}\t"}),
+        json!({"url": "ldap://dir", "user_dn_template": template, "ca_pem": "not used"}),
+        json!({"url": "ldap://dir", "user_dn_template": template, "port": 389}),
+    ];
+    let bodies: Vec<Value> = ldap_bodies
+        .iter()
+        .enumerate()
+        .map(|(i, ldap)| json!({"name": format!("dir{i}"), "ldap": ldap}))
+        .collect();
+    let takes = document_takes(&doc, "DomainCreate", &bodies).await;
+    for (body, takes) in bodies.iter().zip(takes) {
+        let (status, text) = call(Method::POST, "/v1/admin/domains".into(), Some(body.to_string())).await;
+        let want = if takes {
+            StatusCode::CREATED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(status, want, "{body}: {text}");
+    }
+    // What no pattern states has a format and words; the server parses.
+    let search = &shapes[3]["properties"]["search_filter"];
+    assert_eq!(search["format"], "ldap-search-filter", "{search}");
+    assert!(search["description"].as_str().unwrap().contains("RFC 4515"));
+    let broken = json!({"name": "broken", "ldap": {"url": "ldap://dir", "search_base": "dc=x",
+                        "search_filter": "(uid={user}"}});
+    let (status, text) = call(Method::POST, "/v1/admin/domains".into(), Some(broken.to_string())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("not a valid LDAP filter"), "{text}");
+    // A CA file is read as a login will read it: base64 that is not a
+    // certificate is refused now, not at every login to the domain.
+    let pem = &shapes[0]["properties"]["ca_pem"];
+    assert!(pem.to_string().contains("pem-certificates"), "{pem}");
+    let not_a_certificate = "-----BEGIN CERTIFICATE-----\nAAECAwQ=\n-----END CERTIFICATE-----\n";
+    let body = json!({"name": "badca", "ldap": {"url": "ldaps://dir", "user_dn_template": template,
+                      "ca_pem": not_a_certificate}});
+    let (status, text) = call(Method::POST, "/v1/admin/domains".into(), Some(body.to_string())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("trust anchor"), "{text}");
+    let ca = rcgen::generate_simple_self_signed(vec!["dir".to_owned()]).unwrap();
+    let body = json!({"name": "goodca", "ldap": {"url": "ldaps://dir", "user_dn_template": template,
+                      "ca_pem": ca.cert.pem()}});
+    let (status, text) = call(Method::POST, "/v1/admin/domains".into(), Some(body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+
+    // Group mappings belong to LDAP domains: a local domain has none (404)
+    // and cannot get one (409, in words that are not "already exists").
+    let (status, text) = call(Method::GET, "/v1/admin/domains/local/group-mappings".into(), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    assert!(text.contains("local domain"), "{text}");
+    let mapping = r#"{"group":"ops","role":"admin"}"#.to_owned();
+    let (status, text) = call(
+        Method::POST,
+        "/v1/admin/domains/local/group-mappings".into(),
+        Some(mapping.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert!(
+        text.contains("local domain") && !text.contains("already exists"),
+        "{text}"
+    );
+    let (status, _) = call(
+        Method::DELETE,
+        "/v1/admin/domains/local/group-mappings?group=ops&role=admin".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/domains/dir0/group-mappings".into(),
+        Some(mapping.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, text) = call(
+        Method::POST,
+        "/v1/admin/domains/dir0/group-mappings".into(),
+        Some(mapping),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(text.contains("already exists"), "{text}");
+    let (status, text) = call(
+        Method::POST,
+        "/v1/admin/domains/dir0/group-mappings".into(),
+        Some(r#"{"group":" ","role":"admin"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+
+    // A body the document says is an object is refused otherwise, nested
+    // ones included: serde would read an array field by field.
+    for (path, body) in [
+        ("/v1/admin/roles", r#"["auditors"]"#),
+        (
+            "/v1/admin/domains",
+            r#"{"name":"d","ldap":["ldap://dir","uid={user}"]}"#,
+        ),
+        ("/sdn/v2.0/auth", r#"{"login":["jane","pw"]}"#),
+        ("/sdn/v2.0/auth", r#"[{"user":"jane","password":"pw"}]"#),
+        (
+            "/Spectre/api/rest/v1/Services/AuthenticationService/login",
+            r#"{"apiUserCredential":["jane","local","pw"]}"#,
+        ),
+    ] {
+        let (status, text) = call(Method::POST, path.into(), Some(body.into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {text}");
+        assert!(
+            text.contains("object") || text.contains("sequence"),
+            "{path} {body}: {text}"
+        );
+    }
+
+    // The login bodies name their user and domain schemas: what the
+    // document refuses the server refuses (400, or 401 for a name no
+    // account has); what it takes is never a 400.
+    for (schema, path, wrap) in [
+        ("DomainLogin", "/sdn/v2.0/auth", "login"),
+        (
+            "CredentialEnvelope",
+            "/Spectre/api/rest/v1/Services/AuthenticationService/login",
+            "apiUserCredential",
+        ),
+    ] {
+        let user = if wrap == "login" { "user" } else { "username" };
+        let bodies: Vec<Value> = [
+            json!({user: "", "password": "pw"}),
+            json!({user: "jane\u{7}", "password": "pw"}),
+            json!({user: " jane", "password": "pw"}),
+            json!({user: "u".repeat(129), "password": "pw"}),
+            json!({user: "jane", "password": "pw", "domain": "no such"}),
+            json!({user: "jane", "password": "pw"}),
+            json!({user: "jane doe", "password": "pw", "domain": ""}),
+            json!({user: "jane", "password": "pw", "domain": null}),
+            json!({user: "jane", "password": "pw", "domain": "nowhere"}),
+        ]
+        .into_iter()
+        .map(|c| json!({wrap: c}))
+        .collect();
+        let takes = document_takes(&doc, schema, &bodies).await;
+        for (body, takes) in bodies.iter().zip(takes) {
+            let (status, text) = call(Method::POST, path.into(), Some(body.to_string())).await;
+            if takes {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {body}: {text}");
+            } else {
+                assert!(
+                    [StatusCode::BAD_REQUEST, StatusCode::UNAUTHORIZED].contains(&status),
+                    "{path} {body}: {status} {text}"
+                );
+            }
+        }
+    }
+
+    // GET /login's service: a path on this server, as the pattern says.
+    let service = parameter_schema(&doc, "get", "/login", "service");
+    assert!(service["pattern"].is_string(), "{service}");
+    server
+        .add_user(None, "redirected", "Quartz-Meadow-58", &[], false)
+        .await;
+    let values = [
+        "/",
+        "/tenant?x=1",
+        "/é",
+        "",
+        "//evil.example/",
+        "/a\\b",
+        "https://evil.example/",
+        "tenant",
+    ];
+    let as_strings: Vec<Value> = values.iter().map(|v| json!(v)).collect();
+    let takes = document_takes(&doc, "ServicePath", &as_strings).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    for (value, takes) in values.iter().zip(takes) {
+        let res = no_redirects
+            .get(server.url("/login"))
+            .query(&[("service", value)])
+            .basic_auth("redirected", Some("Quartz-Meadow-58"))
+            .send()
+            .await
+            .unwrap();
+        let want = if takes {
+            StatusCode::FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(res.status(), want, "service={value:?}");
+        if takes {
+            let location = res.headers()["location"].to_str().unwrap();
+            assert!(location.ends_with("auth-redirected"), "{location}");
+        }
+    }
+    // An absolute URL of this very server is taken too, as the
+    // description says (no pattern can name the request's Host).
+    assert!(service["description"].as_str().unwrap().contains("Host"));
+    let res = no_redirects
+        .get(server.url("/login"))
+        .query(&[("service", server.url("/tenant"))])
+        .basic_auth("redirected", Some("Quartz-Meadow-58"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/tenant?auth-redirected");
+
+    // The oauth2 forms: one shape per grant; revocation and
+    // introspection need a token that is not empty.
+    let grants: BTreeSet<&str> = doc["components"]["schemas"]["TokenForm"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["properties"]["grant_type"]["enum"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        grants,
+        BTreeSet::from(["password", "emergency", "refresh_token", "client_credentials"])
+    );
+    let param = &doc["components"]["schemas"]["TokenParam"];
+    assert_eq!(param["properties"]["token"]["minLength"], 1, "{param}");
+    assert!(param["properties"]["token_type_hint"].is_object(), "{param}");
 }

@@ -47,18 +47,22 @@ async fn setup() -> Setup {
         ..Default::default()
     })
     .await;
-    server.add_user(None, "root", "ChangeMe", &["admin"], false).await;
-    server.add_user(None, "bob", "bob-pw", &[], false).await;
-    server.add_user(None, "svtcli", "svtcli-pw", &[], true).await;
+    server
+        .add_user(None, "root", "Change-Me-Soon-8", &["admin"], false)
+        .await;
+    server.add_user(None, "bob", "Kettle-Harbor-51", &[], false).await;
+    server
+        .add_user(None, "svtcli", "Quiet-Lantern-27", &[], true)
+        .await;
     server
         .add_client("simplivity", None, &["password", "emergency"], &[])
         .await;
     let grant = |grant: &'static str, user: &'static str, password: &'static str| {
         server.grant("/api/oauth/token", "simplivity", grant, user, password)
     };
-    let admin = grant("password", "root", "ChangeMe").await;
-    let bob = grant("password", "bob", "bob-pw").await;
-    let emergency = grant("emergency", "svtcli", "svtcli-pw").await;
+    let admin = grant("password", "root", "Change-Me-Soon-8").await;
+    let bob = grant("password", "bob", "Kettle-Harbor-51").await;
+    let emergency = grant("emergency", "svtcli", "Quiet-Lantern-27").await;
     Setup {
         server,
         upstream,

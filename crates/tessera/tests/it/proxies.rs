@@ -371,8 +371,10 @@ async fn tessera() -> TestServer {
         ..Default::default()
     })
     .await;
-    server.add_user(None, "root", "ChangeMe", &["admin"], false).await;
-    server.add_user(None, "bob", "bob-pw", &[], false).await;
+    server
+        .add_user(None, "root", "Change-Me-Soon-8", &["admin"], false)
+        .await;
+    server.add_user(None, "bob", "Kettle-Harbor-51", &[], false).await;
     server.add_client("simplivity", None, &["password"], &[]).await;
     server
 }
@@ -449,8 +451,8 @@ fn seen<'a>(seen: &'a Value, name: &str) -> Option<&'a str> {
 
 async fn a_valid_token_reaches_the_upstream_with_the_identity(kind: Kind) {
     let s = Setup::start(kind).await;
-    let bob = token(&s.server, "bob", "bob-pw").await;
-    let root = token(&s.server, "root", "ChangeMe").await;
+    let bob = token(&s.server, "bob", "Kettle-Harbor-51").await;
+    let root = token(&s.server, "root", "Change-Me-Soon-8").await;
 
     let got = s.reaches(s.get("/api/things?x=1").bearer_auth(&bob)).await;
     assert_eq!(got["path"], "/api/things");
@@ -503,8 +505,8 @@ async fn a_valid_token_reaches_the_upstream_with_the_identity(kind: Kind) {
 
 async fn no_token_is_401_and_a_refusal_403_and_neither_reaches_the_upstream(kind: Kind) {
     let s = Setup::start(kind).await;
-    let bob = token(&s.server, "bob", "bob-pw").await;
-    let root = token(&s.server, "root", "ChangeMe").await;
+    let bob = token(&s.server, "bob", "Kettle-Harbor-51").await;
+    let root = token(&s.server, "root", "Change-Me-Soon-8").await;
 
     let headers = s.refused(s.get("/api/things"), 401).await;
     let challenge = headers.get("www-authenticate").map(|v| v.to_str().unwrap());
@@ -543,7 +545,7 @@ async fn no_token_is_401_and_a_refusal_403_and_neither_reaches_the_upstream(kind
 
 async fn headers_forged_by_the_client_change_nothing(kind: Kind) {
     let s = Setup::start(kind).await;
-    let bob = token(&s.server, "bob", "bob-pw").await;
+    let bob = token(&s.server, "bob", "Kettle-Harbor-51").await;
     let forge = |req: reqwest::RequestBuilder| {
         req.header("X-Tessera-User", "root")
             .header("X-Tessera-Domain", "forged")

@@ -6,6 +6,8 @@
 
 mod wire;
 
+pub use wire::ServicePath;
+
 use crate::doors::{undefined_policy, Door, DoorTable, DoorsConfig};
 use crate::error::{ApiError, Dialect, TokenRefusal};
 use crate::extract::{basic, query_flag, query_params, wants_json, SDS_TOKEN};
@@ -166,6 +168,9 @@ fn same_origin(service: &str, headers: &HeaderMap) -> Option<String> {
     ok.then(|| path.to_owned())
 }
 
+/// What a `Location` cannot carry as it is (non-ASCII is always encoded).
+const LOCATION_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"');
+
 /// `Set-Cookie` for the token: HttpOnly, Path=/, SameSite=Strict, and
 /// Secure over TLS; `Max-Age=0` clears it.
 fn token_cookie(token: &str, tls: bool, clear: bool) -> Option<HeaderValue> {
@@ -197,8 +202,9 @@ async fn user_and_domain<'a>(state: &AppState, name: &'a str) -> (&'a str, Optio
     description = "`user@domain` logs in to that domain when it exists. With `service`, answers 302 \
         to that path (on this server only) with `auth-redirected` added to its query.",
     params(
-        ("using-cookies" = Option<bool>, Query, description = "`true`: also set the X-SDS-AUTH-TOKEN cookie (HttpOnly, SameSite=Strict, Secure over TLS)"),
-        ("service" = Option<String>, Query, description = "A path on this server to redirect to once logged in"),
+        ("using-cookies" = Option<bool>, Query, description = "`true`: also set the X-SDS-AUTH-TOKEN cookie (HttpOnly, SameSite=Strict, Secure over TLS). \
+            `1`/`0`, `yes`/`no` and `on`/`off` in any letter case are read too; any other value is refused (400)"),
+        ("service" = Option<wire::ServicePath>, Query, description = "A path on this server to redirect to once logged in"),
     ),
     responses(
         (status = 200, description = "Logged in",
@@ -269,7 +275,10 @@ async fn login_get(
         Some(path) => {
             let sep = if path.contains('?') { '&' } else { '?' };
             let mut res = StatusCode::FOUND.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("{path}{sep}auth-redirected")) {
+            // A header value is visible ASCII: anything else is sent
+            // percent-encoded, as a URL would carry it.
+            let location = percent_encoding::utf8_percent_encode(&path, LOCATION_ESCAPES);
+            if let Ok(v) = HeaderValue::from_str(&format!("{location}{sep}auth-redirected")) {
                 res.headers_mut().insert(LOCATION, v);
             }
             res
@@ -301,7 +310,8 @@ async fn login_get(
     operation_id = "logout",
     summary = "End the presented token's session, or all of its user's",
     params(
-        ("force" = Option<bool>, Query, description = "`true`: end every session token of the user"),
+        ("force" = Option<bool>, Query, description = "`true`: end every session token of the user (`1`/`0`, \
+            `yes`/`no`, `on`/`off` in any letter case are read too; any other value is refused: 400)"),
         ("proxytokens" = Option<bool>, Query, description = "With force: its proxy tokens too"),
     ),
     responses(

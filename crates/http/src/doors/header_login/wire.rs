@@ -144,6 +144,31 @@ impl SdsBody for SdsWhoami {
     }
 }
 
+/// `GET /login`'s `service`: where to go once logged in. The pattern is
+/// what `same_origin` takes as a path; it also takes an absolute
+/// `http(s)://` URL whose host is the request's own `Host`, which no
+/// pattern can name.
+pub struct ServicePath;
+
+impl utoipa::PartialSchema for ServicePath {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let ctrl = crate::openapi::patterns::CTRL;
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!(r"^/(?:[^/\\{ctrl}][^\\{ctrl}]*)?$")))
+            .description(Some(
+                "A path on this server (`/tenant`): it starts with one `/`, and holds no `\\` and \
+                 no control character. An absolute `http://` or `https://` URL whose host is this \
+                 request's `Host` is taken too (its path is used). Anything else is refused (400): \
+                 no open redirect.",
+            ))
+            .examples(["/tenant"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ServicePath {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

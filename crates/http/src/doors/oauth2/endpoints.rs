@@ -3,8 +3,9 @@
 //! seed 003's realm list (`GET /setup`).
 
 use super::client::authenticate;
+use super::forms::{self, read_form, TOKEN_PARAM};
 use super::wire::{
-    self, invalid_request, read_form, refusal, Grant, IntrospectionBody, JwksBody, MetadataBody, RealmsBody,
+    self, invalid_request, refusal, Grant, IntrospectionBody, JwksBody, MetadataBody, RealmsBody,
 };
 use crate::error::ApiError;
 use crate::extract::bearer;
@@ -15,6 +16,7 @@ use axum::http::header::{CACHE_CONTROL, HOST};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use tessera_core::admin::names::{canonical_name, NameKind};
 use tessera_core::OAuthCode;
 
 /// RFC 7009: the client revokes one of its own tokens. Unknown tokens
@@ -24,12 +26,13 @@ use tessera_core::OAuthCode;
     path = "/oauth/revoke",
     tag = "oauth2",
     summary = "Token revocation (RFC 7009)",
-    request_body(content = wire::TokenParam, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = forms::TokenParam, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or not a token this client holds (not an error, §2.2)"),
-        (status = 400, description = "`invalid_request`; `unauthorized_client`: the token was issued to another client",
-            body = wire::ErrorBody),
-        (status = 401, description = "`invalid_client` (with `WWW-Authenticate: Basic`)", body = wire::ErrorBody),
+        (status = 400, description = "`invalid_request` (no token; HTTP Basic and `client_secret` both); \
+            `unauthorized_client`: the token was issued to another client", body = wire::ErrorBody),
+        (status = 401, description = "`invalid_client` (with `WWW-Authenticate: Basic`): no client authentication, \
+            an unknown client or a wrong secret, or a `client_id` naming another client than HTTP Basic", body = wire::ErrorBody),
         (status = 503, description = "`temporarily_unavailable`", body = wire::ErrorBody),
     ),
     security((), ("basic" = [])),
@@ -39,7 +42,7 @@ pub async fn revoke_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let form = read_form(&headers, &body)?;
+    let form = read_form(&headers, &body, TOKEN_PARAM)?;
     let client = authenticate(&state, &headers, &form).await?;
     let token = form.require("token").map_err(invalid_request)?;
     let owner = &client.client.id;
@@ -59,11 +62,13 @@ pub async fn revoke_post(
     tag = "oauth2",
     summary = "Token introspection (RFC 7662)",
     description = "For confidential clients (HTTP Basic or `client_id`/`client_secret`), or for a \
-        system administrator presenting a bearer token (or the bootstrap admin token).",
-    request_body(content = wire::TokenParam, content_type = "application/x-www-form-urlencoded"),
+        system administrator presenting a bearer token (or the bootstrap admin token); with a bearer \
+        token, client credentials are not used (a `client_id` must still be well-formed).",
+    request_body(content = forms::TokenParam, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The token's facts, or `{\"active\": false}`", body = wire::IntrospectionBody),
-        (status = 400, description = "`invalid_request`", body = wire::ErrorBody),
+        (status = 400, description = "`invalid_request` (no token; HTTP Basic and `client_secret` both; with a \
+            bearer token, a malformed `client_id`)", body = wire::ErrorBody),
         (status = 401, description = "`invalid_client` (public clients included; with `WWW-Authenticate: Basic`), \
             or `invalid_token`: the bearer token is not valid (with a Bearer challenge)", body = wire::ErrorBody),
         (status = 403, description = "`access_denied`: the bearer token's holder is not a system administrator",
@@ -77,9 +82,14 @@ pub async fn introspect_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let form = read_form(&headers, &body)?;
+    let form = read_form(&headers, &body, TOKEN_PARAM)?;
     if let Some(own) = bearer(&headers) {
         state.core.admin(own, "POST /oauth/introspect").await?;
+        // The bearer token authorizes: client credentials are not used,
+        // but a client_id sent along must still be one (as documented).
+        if let Some(id) = form.get("client_id") {
+            canonical_name(NameKind::Client, id).map_err(refusal)?;
+        }
     } else if authenticate(&state, &headers, &form).await?.client.is_public() {
         return Err(ApiError::oauth(
             OAuthCode::InvalidClient,

@@ -5,6 +5,7 @@
 
 mod client;
 mod endpoints;
+mod forms;
 mod token;
 mod wire;
 
@@ -69,13 +70,22 @@ impl DoorTable for Table {
     }
 
     fn problems(&self, config: &Config) -> Vec<String> {
-        [
+        let mut problems: Vec<String> = [
             undefined_policy(config, "doors.oauth2.policy", &self.policy),
             undefined_policy(config, "doors.oauth2.api_policy", &self.api_policy),
         ]
         .into_iter()
         .flatten()
-        .collect()
+        .collect();
+        // 0s is allowed: every change then needs the current password.
+        tessera_model::config::check_range(
+            &mut problems,
+            "doors.oauth2.recent_auth",
+            self.recent_auth,
+            Duration::ZERO,
+            Duration::from_secs(24 * 3600),
+        );
+        problems
     }
 }
 

@@ -3,7 +3,8 @@
 //! client_credentials grants.
 
 use super::client::authenticate;
-use super::wire::{self, invalid_request, read_form, refusal, token_response, Grant};
+use super::forms::{self, read_form, TOKEN_REQUEST};
+use super::wire::{self, invalid_request, refusal, token_response, Grant};
 use super::{OAuth2, TokenPath};
 use crate::doors::Door;
 use crate::error::ApiError;
@@ -32,13 +33,16 @@ macro_rules! token_endpoint {
                 (rotates; a replayed one revokes its family) and `client_credentials`. \
                 The client authenticates with HTTP Basic (an empty secret for a public \
                 client, as `https://simplivity@host/...`) or with `client_id`/`client_secret`.",
-            request_body(content = wire::TokenForm, content_type = "application/x-www-form-urlencoded"),
+            request_body(content = forms::TokenForm, content_type = "application/x-www-form-urlencoded"),
             responses(
                 (status = 200, description = "The token (`Cache-Control: no-store`)", body = wire::TokenBody),
-                (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant` (wrong user or password: \
-                    \"Invalid credentials\"), `unsupported_grant_type`, `invalid_scope`, `unauthorized_client`, \
-                    `access_denied`", body = wire::ErrorBody),
-                (status = 401, description = "`invalid_client` (with `WWW-Authenticate: Basic`)", body = wire::ErrorBody),
+                (status = 400, description = "RFC 6749 §5.2: `invalid_request` (a parameter missing or given twice; \
+                    a client authenticated with HTTP Basic that sends `client_secret` too), `invalid_grant` (wrong \
+                    user or password: \"Invalid credentials\"), `unsupported_grant_type`, `invalid_scope`, \
+                    `unauthorized_client`, `access_denied`", body = wire::ErrorBody),
+                (status = 401, description = "`invalid_client` (with `WWW-Authenticate: Basic`): no client \
+                    authentication, an unknown client or a wrong secret, a client id no client can have, or a \
+                    `client_id` naming another client than the HTTP Basic credentials", body = wire::ErrorBody),
                 (status = 413, description = "The body is larger than `[server] max_body_bytes`"),
                 (status = 429, description = "`too_many_tokens`: the per-user cap; `Retry-After` says when", body = wire::ErrorBody),
                 (status = 500, description = "`server_error`: a fault inside Tessera, logged", body = wire::ErrorBody),
@@ -82,7 +86,7 @@ async fn token_post(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    let form = read_form(headers, body)?;
+    let form = read_form(headers, body, TOKEN_REQUEST)?;
     let grant = Grant::of(&form)?;
     let client = authenticate(state, headers, &form).await?;
     if !client.client.allows_grant(grant.as_str()) {

@@ -1,11 +1,10 @@
-//! The oauth2 door's wire: the grant types, the form bodies it reads, the
-//! bodies it sends (RFC 6749 §5.1 tokens and §5.2 errors, RFC 7662
-//! introspection, RFC 8414 metadata, the JWKS, seed 003's realm list),
-//! and how a core refusal becomes an RFC 6749 one.
+//! The oauth2 door's wire: the grant types, the bodies it sends (RFC 6749
+//! §5.1 tokens and §5.2 errors, RFC 7662 introspection, RFC 8414
+//! metadata, the JWKS, seed 003's realm list), and how a core refusal
+//! becomes an RFC 6749 one. The forms it reads are in `forms`.
 
 use crate::error::ApiError;
-use crate::extract::{is_form, Form};
-use axum::http::HeaderMap;
+use crate::extract::Form;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -81,74 +80,6 @@ impl fmt::Display for Grant {
     }
 }
 
-// The two form bodies are read with `extract::Form`, which refuses a
-// parameter given twice (RFC 6749 §3.2) and wipes values from memory;
-// these structs describe them for the OpenAPI document.
-
-/// A token request (RFC 6749 §4.3, §4.4, §6 and seed 000's emergency
-/// grant), form-encoded. The client authenticates with HTTP Basic or with
-/// `client_id` (and `client_secret`), never both.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TokenForm {
-    grant_type: Grant,
-    /// password and emergency grants.
-    username: Option<String>,
-    /// password and emergency grants.
-    #[schema(format = Password)]
-    password: Option<String>,
-    /// password grant: the domain (seed 003's realm); the default domain
-    /// when absent.
-    realm: Option<String>,
-    /// `read`, `write`, `emergency`, `*` (everything the principal may
-    /// have); `read write` when absent.
-    scope: Option<String>,
-    /// refresh_token grant.
-    refresh_token: Option<String>,
-    /// When the client does not use HTTP Basic.
-    client_id: Option<String>,
-    #[schema(format = Password)]
-    client_secret: Option<String>,
-}
-
-/// A revocation (RFC 7009) or introspection (RFC 7662) request,
-/// form-encoded.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TokenParam {
-    /// The token to revoke or describe.
-    token: String,
-    /// When the client does not use HTTP Basic.
-    client_id: Option<String>,
-    #[schema(format = Password)]
-    client_secret: Option<String>,
-}
-
-/// The form body of any oauth2 request.
-pub fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
-    if !is_form(headers) {
-        return Err(invalid_request(
-            "send the parameters as application/x-www-form-urlencoded (curl -d name=value)",
-        ));
-    }
-    Form::parse(body, DEFINED).map_err(invalid_request)
-}
-
-/// The parameters the oauth2 endpoints define (RFC 6749 §4.3, §4.4, §6,
-/// RFC 7009 §2.1, RFC 7662 §2.1, seed 003's `realm`); any other is ignored.
-const DEFINED: &[&str] = &[
-    "grant_type",
-    "username",
-    "password",
-    "scope",
-    "realm",
-    "refresh_token",
-    "client_id",
-    "client_secret",
-    "token",
-    "token_type_hint",
-];
-
 /// RFC 6749 §5.1's success body, plus seed 000's `updated_at`.
 #[derive(Serialize, ToSchema)]
 #[schema(as = OAuthToken)]
@@ -220,6 +151,7 @@ pub fn refusal(e: AuthError) -> ApiError {
         AuthError::InvalidInput(why) => invalid_request(why),
         AuthError::NotFound(what) => invalid_request(no_such(&what)),
         AuthError::Conflict(what) => invalid_request(format!("{what} already exists")),
+        AuthError::StateConflict(why) => invalid_request(why),
         e @ (AuthError::OAuth { .. }
         | AuthError::TokenLimit { .. }
         | AuthError::Busy
