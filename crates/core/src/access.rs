@@ -73,6 +73,13 @@ impl Core {
             return Ok(Actor::AdminToken);
         }
         let who = self.check(presented, true).await?;
+        if crate::scope::has(who.scope(), crate::scope::EMERGENCY) {
+            // Seed 000: an emergency token reaches only its allow-list,
+            // whatever roles its account holds.
+            return Err(AuthError::Forbidden(
+                "an emergency token may call only the emergency operations, not the admin API".into(),
+            ));
+        }
         if !who.subject.is_system_admin() {
             return Err(AuthError::Forbidden(
                 "this needs the admin role on the system".into(),

@@ -205,7 +205,7 @@ impl Policy {
         let segs: Vec<&str> = path.segments().collect();
         if let Some(who) = who {
             let token_scope = who.scope();
-            if has(token_scope, scope::EMERGENCY) {
+            if scope::has(token_scope, scope::EMERGENCY) {
                 return self.decide_emergency(method, &segs, query);
             }
             if !scope::permits_method(token_scope, method) {
@@ -231,7 +231,7 @@ impl Policy {
         let ok = rule.allow.iter().any(|a| match a {
             Allow::Anonymous | Allow::Authenticated => true,
             Allow::Role(r) => roles.contains(&r.as_str()),
-            Allow::Scope(s) => has(who.scope(), s),
+            Allow::Scope(s) => scope::has(who.scope(), s),
         });
         if ok {
             Decision::Allow
@@ -284,10 +284,6 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn has(scope: &str, word: &str) -> bool {
-    scope.split_whitespace().any(|w| w == word)
 }
 
 fn describe(allow: &[Allow]) -> String {

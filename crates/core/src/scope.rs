@@ -9,6 +9,11 @@ pub const READ: &str = "read";
 pub const WRITE: &str = "write";
 pub const EMERGENCY: &str = "emergency";
 
+/// Whether the space-separated `scope` (RFC 6749 §3.3) holds `word`.
+pub fn has(scope: &str, word: &str) -> bool {
+    scope.split_whitespace().any(|w| w == word)
+}
+
 /// The scope a token gets when none is asked for (seed 000's example).
 pub const DEFAULT: &str = "read write";
 

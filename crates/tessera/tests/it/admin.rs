@@ -82,6 +82,52 @@ async fn only_system_administrators_and_the_bootstrap_token_get_in() {
     assert_eq!(events["events"][0]["detail"], "GET /v1/admin/users");
 }
 
+/// Seed 000: an emergency token reaches only the emergency operations,
+/// even when its account holds the system `admin` role.
+#[tokio::test]
+async fn an_emergency_token_never_reaches_the_admin_api() {
+    let server = server().await;
+    server
+        .add_client("break-glass-cli", None, &["emergency"], &[])
+        .await;
+    server
+        .add_user(None, "svtcli", "Quiet-Lantern-Orbit-27", &["admin"], true)
+        .await;
+    let emergency = Api {
+        server: &server,
+        token: server
+            .grant(
+                "/oauth/token",
+                "break-glass-cli",
+                "emergency",
+                "svtcli",
+                "Quiet-Lantern-Orbit-27",
+            )
+            .await,
+    };
+    for (method, path, body) in [
+        (Method::GET, "/v1/admin/users", None),
+        (
+            Method::POST,
+            "/v1/admin/users",
+            Some(json!({"name": "mallory", "roles": ["admin"], "password": "Copper-Violet-Canyon-8"})),
+        ),
+    ] {
+        let (status, body) = emergency.call(method, path, body).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(
+            body["message"].as_str().unwrap_or("").contains("emergency"),
+            "{body}"
+        );
+    }
+    let boot = Api {
+        server: &server,
+        token: BOOTSTRAP.into(),
+    };
+    let (_, users) = boot.call(Method::GET, "/v1/admin/users", None).await;
+    assert!(!users.to_string().contains("mallory"), "{users}");
+}
+
 #[tokio::test]
 async fn users_domains_roles_and_assignments() {
     let server = server().await;
