@@ -12,8 +12,9 @@
 #   3. Tessera's RSS sampled every 10 s; the answer counts by status.
 #
 # Passes when no request failed (every answer 200, no transport error) and
-# RSS at the end is within SOAK_RSS_GROWTH_MAX (1.5) x RSS after the first
-# minute (warm caches, the login sessions' growth included).
+# the peak RSS of the last minute is within SOAK_RSS_GROWTH_MAX (1.5) x the
+# peak of the second minute (warm caches; the login sessions' growth
+# included).
 source "$(dirname "$0")/lib.sh"
 SOAK_SECONDS="${SOAK_SECONDS:-600}"
 CAPACITY_SECONDS="${CAPACITY_SECONDS:-10}"
@@ -101,13 +102,24 @@ for kind in login check gateway; do
 done
 
 echo "== soak: all three at once for ${SOAK_SECONDS}s, each at its capacity / 6 (the mix: half the machine)" >&2
+# hey keeps the status of at most 1,000,000 answers per run, so each kind
+# runs in SEGMENT-second pieces (60): every answer's status is counted.
+SEGMENT="${SOAK_SEGMENT:-60}"
+soak_kind() {
+  local kind=$1 q=$2 left=$SOAK_SECONDS n=0 secs
+  while [ "$left" -gt 0 ]; do
+    secs=$((left < SEGMENT ? left : SEGMENT))
+    run_hey "$kind" "$secs" "$q" >"$WORK/soak-$kind-$n.txt"
+    left=$((left - secs)); n=$((n + 1))
+  done
+}
 pids=()
 for kind in login check gateway; do
   c="$(conns_of "$kind")"
   # hey's -q is per connection.
   q="$(awk -v cap="${CAP[$kind]}" -v c="$c" 'BEGIN { q = cap / 6 / c; printf "%.2f", (q < 0.1 ? 0.1 : q) }')"
   echo "   $kind: $c connections x ${q}/s" >&2
-  run_hey "$kind" "$SOAK_SECONDS" "$q" >"$WORK/soak-$kind.txt" &
+  soak_kind "$kind" "$q" &
   pids+=($!)
 done
 samples=()
@@ -122,22 +134,29 @@ for p in "${pids[@]}"; do wait "$p"; done
 end_rss="$(rss_kib)"
 samples+=("$SOAK_SECONDS $end_rss")
 
-# RSS after the first minute is the reference (caches warm).
-ref_rss="$(printf '%s\n' "${samples[@]}" | awk '$1 >= 60 { print $2; exit }')"
-ref_rss="${ref_rss:-$(printf '%s\n' "${samples[@]}" | awk 'NR == 1 { print $2 }')}"
+# RSS moves as the allocator hands memory back, so peaks are compared: the
+# highest sample of the second minute (caches warm) against the highest of
+# the last minute.
+ref_rss="$(printf '%s\n' "${samples[@]}" | awk '$1 >= 60 && $1 < 120 && $2 > m { m = $2 } END { print m + 0 }')"
+[ "$ref_rss" -gt 0 ] || ref_rss="$(printf '%s\n' "${samples[@]}" | awk '$2 > m { m = $2 } END { print m }')"
+last_rss="$(printf '%s\n' "${samples[@]}" | awk -v t="$SOAK_SECONDS" '$1 >= t - 60 && $2 > m { m = $2 } END { print m }')"
 peak_rss="$(printf '%s\n' "${samples[@]}" | awk '$2 > m { m = $2 } END { print m }')"
 
 fail=0
 printf '%-8s %12s %12s %10s %8s\n' kind capacity/s soak-rate/s ok failed
 for kind in login check gateway; do
-  counts="$(count_from "$WORK/soak-$kind.txt")"
-  ok="$(sed -n 's/ok=\([0-9]*\).*/\1/p' <<<"$counts")"
-  failed="$(sed -n 's/.*failed=\([0-9]*\)/\1/p' <<<"$counts")"
-  printf '%-8s %12s %12s %10s %8s\n' "$kind" "${CAP[$kind]}" "$(rate_from "$WORK/soak-$kind.txt")" "$ok" "$failed"
+  ok=0; failed=0
+  for f in "$WORK"/soak-"$kind"-*.txt; do
+    counts="$(count_from "$f")"
+    ok=$((ok + $(sed -n 's/ok=\([0-9]*\).*/\1/p' <<<"$counts")))
+    failed=$((failed + $(sed -n 's/.*failed=\([0-9]*\)/\1/p' <<<"$counts")))
+  done
+  rate="$(awk -v n="$ok" -v s="$SOAK_SECONDS" 'BEGIN { printf "%.1f", n / s }')"
+  printf '%-8s %12s %12s %10s %8s\n' "$kind" "${CAP[$kind]}" "$rate" "$ok" "$failed"
   [ "$failed" = 0 ] && [ "${ok:-0}" -gt 0 ] || fail=1
 done
-growth="$(awk -v a="$end_rss" -v b="$ref_rss" 'BEGIN { printf "%.2f", a / b }')"
-echo "RSS: after 1 min $((ref_rss / 1024)) MiB, peak $((peak_rss / 1024)) MiB, at the end $((end_rss / 1024)) MiB: growth ${growth}x (target <= ${RSS_GROWTH_MAX}x)"
+growth="$(awk -v a="$last_rss" -v b="$ref_rss" 'BEGIN { printf "%.2f", a / b }')"
+echo "RSS: peak of the 2nd minute $((ref_rss / 1024)) MiB, peak of the last minute $((last_rss / 1024)) MiB, overall peak $((peak_rss / 1024)) MiB, at the end $((end_rss / 1024)) MiB: growth ${growth}x (target <= ${RSS_GROWTH_MAX}x)"
 echo "RSS samples (s KiB): $(printf '%s; ' "${samples[@]}")"
 rss_ok="$(verdict "$growth" "<=" "$RSS_GROWTH_MAX")"
 errors="$(grep -c 'ERROR' "$WORK/serve.log" || true)"
