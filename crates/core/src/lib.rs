@@ -14,6 +14,7 @@ pub mod clients;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod identity;
 pub mod keys;
 pub mod login;
 pub mod master_key;

@@ -1,6 +1,5 @@
 //! Tokens: issue under a named policy, validate, refresh, revoke (SPEC §2).
 
-use crate::authn::Authenticated;
 use crate::cache::{CachedSession, ClientState, DomainState, Refused, UserState};
 use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::metrics::CheckOutcome;
@@ -16,90 +15,7 @@ use tessera_model::{
 use tessera_store::{CapCheck, Invalidation, IssueOutcome, WriteJob, WriteOutcome};
 use zeroize::Zeroizing;
 
-/// Whom a token speaks for.
-#[derive(Debug, Clone)]
-pub enum Subject {
-    User {
-        user: Arc<UserState>,
-        domain: Arc<DomainState>,
-    },
-    /// A client's own token (client_credentials).
-    Client(Arc<ClientState>),
-    /// The cluster's service principal (seed 002's service token).
-    Service,
-}
-
-impl Subject {
-    pub fn from_login(a: &Authenticated) -> Self {
-        Subject::User {
-            user: a.user.clone(),
-            domain: a.domain.clone(),
-        }
-    }
-
-    /// The id a token's `sub` carries.
-    pub fn id(&self) -> String {
-        match self {
-            Subject::User { user, .. } => user.user.id.to_string(),
-            Subject::Client(c) => c.client.id.to_string(),
-            Subject::Service => "service".into(),
-        }
-    }
-
-    /// The name people know the subject by.
-    pub fn name(&self) -> &str {
-        match self {
-            Subject::User { user, .. } => &user.user.name,
-            Subject::Client(c) => c.client.id.as_str(),
-            Subject::Service => "service",
-        }
-    }
-
-    pub fn domain_name(&self) -> Option<&str> {
-        match self {
-            Subject::User { domain, .. } => Some(&domain.domain.name),
-            _ => None,
-        }
-    }
-
-    /// Names of the enabled roles held, each once.
-    pub fn role_names(&self) -> Vec<&str> {
-        let grants = match self {
-            Subject::User { user, .. } => &user.roles,
-            Subject::Client(c) => &c.roles,
-            Subject::Service => return vec!["service"],
-        };
-        let mut names: Vec<&str> = grants
-            .iter()
-            .filter(|g| g.role.enabled)
-            .map(|g| g.role.name.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
-
-    pub fn has_role(&self, role: &str) -> bool {
-        self.role_names().contains(&role)
-    }
-}
-
-/// A validated token: the session behind it and whom it speaks for.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// `None` for the service token, which has no session.
-    pub session: Option<Arc<CachedSession>>,
-    pub subject: Subject,
-}
-
-impl Identity {
-    pub fn scope(&self) -> &str {
-        self.session
-            .as_ref()
-            .map(|s| s.session.scope.as_str())
-            .unwrap_or(crate::scope::DEFAULT)
-    }
-}
+pub use crate::identity::{Identity, Subject};
 
 /// What to issue.
 pub struct IssueRequest {
