@@ -10,23 +10,9 @@
 source "$(dirname "$0")/lib.sh"
 CONNS=64
 build_all
-cargo build --quiet --release --manifest-path "$ROOT/bench/bare/Cargo.toml"
-BARE="$ROOT/bench/bare/target/release/tessera-bare"
-
 # bench/bare first: it is Tessera's upstream. It reads its token map from a
 # FIFO once Tessera has minted the token (see bench/bare/src/main.rs).
-BARE_DIR="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
-track "$BARE_DIR"
-trap stop_tessera EXIT
-mkfifo "$BARE_DIR/tokens"
-"$BARE" 0 "$BARE_DIR/tokens" >"$BARE_DIR/out" 2>"$BARE_DIR/log" &
-track $!
-for _ in $(seq 1 100); do
-  BARE_ADDR="$(sed -n 's#^bare listening on http://##p' "$BARE_DIR/out" 2>/dev/null || true)"
-  [ -n "$BARE_ADDR" ] && break
-  sleep 0.1
-done
-[ -n "$BARE_ADDR" ] || { echo "bench/bare did not start:" >&2; cat "$BARE_DIR/log" >&2; exit 1; }
+start_bare
 
 start_tessera "[gateway]
 upstream = \"http://$BARE_ADDR\"

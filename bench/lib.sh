@@ -64,6 +64,27 @@ stop_tessera() {
   [ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 
+# start_bare: builds and starts bench/bare (the upstream `GET /api/hosts`
+# and the HashMap /v1/authz yardstick) on a free port; sets BARE_ADDR and
+# BARE_DIR. bench/bare reads one "TOKEN USER ROLES" line from
+# $BARE_DIR/tokens before it answers /v1/authz.
+start_bare() {
+  cargo build --quiet --release --manifest-path "$ROOT/bench/bare/Cargo.toml"
+  BARE="$ROOT/bench/bare/target/release/tessera-bare"
+  BARE_DIR="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
+  track "$BARE_DIR"
+  trap stop_tessera EXIT
+  mkfifo "$BARE_DIR/tokens"
+  "$BARE" 0 "$BARE_DIR/tokens" >"$BARE_DIR/out" 2>"$BARE_DIR/log" &
+  track $!
+  for _ in $(seq 1 100); do
+    BARE_ADDR="$(sed -n 's#^bare listening on http://##p' "$BARE_DIR/out" 2>/dev/null || true)"
+    [ -n "$BARE_ADDR" ] && break
+    sleep 0.1
+  done
+  [ -n "$BARE_ADDR" ] || { echo "bench/bare did not start:" >&2; cat "$BARE_DIR/log" >&2; exit 1; }
+}
+
 # rate_of "<loadgen output line>": the rate figure.
 rate_of() { sed -n 's/.*rate=\([0-9.]*\)\/s.*/\1/p' <<<"$1"; }
 errors_of() { sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$1"; }

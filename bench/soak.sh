@@ -31,20 +31,7 @@ if ! command -v hey >/dev/null; then
 fi
 
 build_all
-cargo build --quiet --release --manifest-path "$ROOT/bench/bare/Cargo.toml"
-BARE="$ROOT/bench/bare/target/release/tessera-bare"
-BARE_DIR="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
-track "$BARE_DIR"
-trap stop_tessera EXIT
-mkfifo "$BARE_DIR/tokens"
-"$BARE" 0 "$BARE_DIR/tokens" >"$BARE_DIR/out" 2>"$BARE_DIR/log" &
-track $!
-for _ in $(seq 1 100); do
-  BARE_ADDR="$(sed -n 's#^bare listening on http://##p' "$BARE_DIR/out" 2>/dev/null || true)"
-  [ -n "$BARE_ADDR" ] && break
-  sleep 0.1
-done
-[ -n "$BARE_ADDR" ] || { echo "bench/bare did not start:" >&2; cat "$BARE_DIR/log" >&2; exit 1; }
+start_bare
 # bench/bare reads one token line before it answers /v1/authz; the soak
 # uses only its /api/hosts, so give it a line nobody sends.
 timeout 10 sh -c 'echo "unused soak - -" >"$1"' - "$BARE_DIR/tokens" || true
