@@ -1,4 +1,4 @@
-//! The bare baseline for bench/gateway.sh, one process on one port:
+//! The bare baselines for bench/*.sh. As a server, one process on one port:
 //!
 //! * `GET /api/hosts`: a minimal upstream API answering a small fixed JSON
 //!   body. It is the upstream of both the direct measurement and Tessera's
@@ -8,9 +8,21 @@
 //!   `HashMap<String, Identity>`, answer 200 with `X-Tessera-User` and
 //!   `X-Tessera-Roles`, or 401.
 //!
+//! * `POST /oauth/token`: a bare in-memory token grant: read the form
+//!   body, mint a token from a counter, insert it in a sharded in-memory
+//!   map, answer the RFC 6749 JSON. The context for bench/grants.sh: what an
+//!   HTTP grant costs with no client check, no store and no hashing.
+//!
 //! ```text
 //! tessera-bare ADDR TOKENS_FILE
+//! tessera-bare argon2 THREADS SECONDS MEMORY_KIB ITERATIONS PARALLELISM
 //! ```
+//! `argon2` is the raw baseline of bench/logins.sh: Argon2id verifications
+//! per second on THREADS threads with the given parameters, with the same
+//! crate, version and release profile as the server, verifying as the
+//! server does (parse the PHC string, `verify_password`). It prints
+//! `mode=argon2 ok=N errors=0 seconds=S rate=R/s`.
+//!
 //! ADDR is `PORT` or `HOST:PORT` (host defaults to 127.0.0.1; port 0 picks
 //! a free one). Once listening it prints `bare listening on http://HOST:PORT`.
 //! TOKENS_FILE has one `TOKEN USER [ROLE,ROLE...]` a line. It is read once,
@@ -28,7 +40,9 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 struct Identity {
     user: String,
@@ -37,10 +51,15 @@ struct Identity {
 
 type Tokens = Arc<OnceLock<HashMap<String, Identity>>>;
 
-const HOSTS: &str = r#"{"hosts":[{"id":"h1","name":"esx-01","state":"ALIVE"},{"id":"h2","name":"esx-02","state":"ALIVE"}]}"#;
+const HOSTS: &str =
+    r#"{"hosts":[{"id":"h1","name":"esx-01","state":"ALIVE"},{"id":"h2","name":"esx-02","state":"ALIVE"}]}"#;
 
 async fn hosts() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], HOSTS).into_response()
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        HOSTS,
+    )
+        .into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -67,21 +86,150 @@ async fn authz(State(tokens): State<Tokens>, headers: HeaderMap) -> Response {
     res
 }
 
+/// The bare grant's token map: 64 shards, each behind its own mutex.
+struct Grants {
+    next: AtomicU64,
+    shards: Vec<Mutex<HashMap<String, u64>>>,
+}
+
+#[derive(Clone)]
+struct App {
+    tokens: Tokens,
+    grants: Arc<Grants>,
+}
+
+impl axum::extract::FromRef<App> for Tokens {
+    fn from_ref(app: &App) -> Tokens {
+        app.tokens.clone()
+    }
+}
+
+impl axum::extract::FromRef<App> for Arc<Grants> {
+    fn from_ref(app: &App) -> Arc<Grants> {
+        app.grants.clone()
+    }
+}
+
+async fn grant(State(grants): State<Arc<Grants>>, body: String) -> Response {
+    if !body.split('&').any(|kv| kv.starts_with("grant_type=")) {
+        return (StatusCode::BAD_REQUEST, r#"{"error":"invalid_request"}"#).into_response();
+    }
+    let n = grants.next.fetch_add(1, Ordering::Relaxed);
+    let token = format!("bare_{n:043}");
+    if let Ok(mut shard) = grants.shards[(n % 64) as usize].lock() {
+        shard.insert(token.clone(), n);
+    }
+    let json = format!(
+        r#"{{"access_token":"{token}","token_type":"bearer","expires_in":7200,"scope":"read write"}}"#
+    );
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        json,
+    )
+        .into_response()
+}
+
+/// Raw Argon2id verifications per second on `threads` threads.
+fn argon2_baseline(threads: usize, seconds: u64, m: u32, t: u32, p: u32) {
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    let params = argon2::Params::new(m, t, p, None).unwrap_or_else(|e| {
+        eprintln!("argon2 parameters: {e}");
+        std::process::exit(2)
+    });
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"bench-salt-16byt").expect("salt");
+    let phc = argon
+        .hash_password(b"Load-Harbor-Quill-3", &salt)
+        .expect("hash")
+        .to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, count, argon, phc) = (stop.clone(), count.clone(), argon.clone(), phc.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // As the server does per login: parse the stored PHC
+                    // string, then verify.
+                    let parsed = PasswordHash::new(&phc).expect("phc");
+                    argon
+                        .verify_password(b"Load-Harbor-Quill-3", &parsed)
+                        .expect("verify");
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("thread");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = count.load(Ordering::Relaxed);
+    println!(
+        "mode=argon2 ok={n} errors=0 seconds={secs:.2} rate={:.1}/s",
+        n as f64 / secs
+    );
+}
+
+fn num<T: std::str::FromStr>(args: &[String], i: usize) -> T {
+    args.get(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| usage())
+}
+
 fn usage() -> ! {
     eprintln!("usage: tessera-bare ADDR TOKENS_FILE   (TOKENS_FILE: one `TOKEN USER [ROLES]` a line)");
+    eprintln!("       tessera-bare argon2 THREADS SECONDS MEMORY_KIB ITERATIONS PARALLELISM");
     std::process::exit(2)
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(addr), Some(file)) = (args.get(1), args.get(2)) else { usage() };
-    let addr = if addr.contains(':') { addr.clone() } else { format!("127.0.0.1:{addr}") };
+    if args.get(1).map(String::as_str) == Some("argon2") {
+        argon2_baseline(
+            num(&args, 2),
+            num(&args, 3),
+            num(&args, 4),
+            num(&args, 5),
+            num(&args, 6),
+        );
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(serve(args));
+}
+
+async fn serve(args: Vec<String>) {
+    let (Some(addr), Some(file)) = (args.get(1), args.get(2)) else {
+        usage()
+    };
+    let addr = if addr.contains(':') {
+        addr.clone()
+    } else {
+        format!("127.0.0.1:{addr}")
+    };
     let tokens: Tokens = Arc::default();
+    let grants = Arc::new(Grants {
+        next: AtomicU64::new(0),
+        shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
+    });
     let app = Router::new()
         .route("/api/hosts", get(hosts))
         .route("/v1/authz", get(authz))
-        .with_state(tokens.clone());
+        .route("/oauth/token", axum::routing::post(grant))
+        .with_state(App {
+            tokens: tokens.clone(),
+            grants,
+        });
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap_or_else(|e| {
         eprintln!("binding {addr}: {e}");
         std::process::exit(1)

@@ -1,0 +1,47 @@
+# Sourced by gateway.sh: start_nginx UPSTREAM_ADDR starts nginx as a plain
+# reverse proxy (no auth; keep-alive pool to the upstream; worker_processes
+# auto, its default tuning otherwise) on a free port; sets NGINX_ADDR.
+# nginx-light is installed with apt-get when missing.
+start_nginx() {
+  need nginx nginx-light
+  local dir port
+  dir="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
+  chmod 755 "$dir"
+  port="$(free_port)"
+  cat >"$dir/nginx.conf" <<NGINX
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    # nginx closes a client connection after 1000 requests by default; wrk
+    # would count each close as a socket error.
+    keepalive_requests 10000000;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    upstream bare { server $1; keepalive 128; keepalive_requests 10000000; }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://bare;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+NGINX
+  "$(command -v nginx)" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log" &
+  track "$dir" $!
+  NGINX_ADDR=""
+  for _ in $(seq 1 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/hosts")" = 200 ] && { NGINX_ADDR="127.0.0.1:$port"; break; }
+    sleep 0.1
+  done
+  [ -n "$NGINX_ADDR" ] || { echo "nginx did not start:" >&2; cat "$dir/start.log" "$dir/error.log" >&2 || true; exit 1; }
+}
