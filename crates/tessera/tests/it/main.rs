@@ -22,6 +22,7 @@ mod envelope_login;
 mod foundation;
 mod gateway;
 mod guarantees;
+mod guides;
 mod header_login;
 mod last_admin;
 mod ldap;
