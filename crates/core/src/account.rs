@@ -24,7 +24,7 @@ impl Core {
                 "only a user's own token can change that user's password".into(),
             ));
         };
-        let session = &session.session;
+        let session = &session.to_session(None);
         if !crate::scope::permits_method(&session.scope, "POST") {
             return Err(AuthError::Forbidden(format!(
                 "a token with scope {:?} cannot change a password; log in with the write scope",

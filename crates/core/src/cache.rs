@@ -4,9 +4,13 @@
 //! batches. Entries are dropped by local changes at once and by other
 //! nodes' changes through the invalidation log.
 
+mod entry;
+
+pub use entry::{CachedSession, SessionShape, Shapes};
+
 use dashmap::DashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_model::session::TokenHash;
@@ -34,42 +38,6 @@ pub struct DomainState {
 pub struct ClientState {
     pub client: Client,
     pub roles: Vec<RoleGrant>,
-}
-
-/// A session in memory, with its live idle clock.
-#[derive(Debug)]
-pub struct CachedSession {
-    pub session: Session,
-    last_used: AtomicI64,
-    /// Set while an idle-clock write is queued, so each session is queued
-    /// at most once per flush.
-    dirty: AtomicBool,
-}
-
-impl CachedSession {
-    pub fn new(session: Session) -> Self {
-        let last = session.last_used_at.0;
-        CachedSession {
-            session,
-            last_used: AtomicI64::new(last),
-            dirty: AtomicBool::new(false),
-        }
-    }
-
-    pub fn last_used(&self) -> Timestamp {
-        Timestamp(self.last_used.load(Ordering::Relaxed))
-    }
-
-    /// Moves the idle clock forward (never back).
-    pub fn note_use(&self, at: Timestamp) -> bool {
-        self.last_used.fetch_max(at.0, Ordering::Relaxed);
-        !self.dirty.swap(true, Ordering::AcqRel)
-    }
-
-    /// When this session dies if nothing else happens.
-    pub fn dies_at(&self) -> Option<Timestamp> {
-        self.session.dies_at(self.last_used())
-    }
 }
 
 /// Token hashes are already uniformly random: their first eight bytes are
@@ -116,6 +84,8 @@ type TokenMap = DashMap<TokenHash, Arc<CachedSession>, BuildHasherDefault<Prehas
 /// The caches of one node.
 pub struct SessionCache {
     sessions: TokenMap,
+    /// What cached sessions share (see [`SessionShape`]).
+    shapes: Shapes,
     users: DashMap<UserId, Arc<UserState>>,
     domains: DashMap<DomainId, Arc<DomainState>>,
     /// Lowercased domain name to id (names never change).
@@ -144,6 +114,7 @@ impl Default for SessionCache {
         let (dirty_tx, dirty_rx) = mpsc::unbounded_channel();
         SessionCache {
             sessions: TokenMap::default(),
+            shapes: Shapes::default(),
             users: DashMap::new(),
             domains: DashMap::new(),
             domain_names: DashMap::new(),
@@ -168,12 +139,27 @@ impl SessionCache {
         self.sessions.get(hash).map(|e| e.value().clone())
     }
 
+    /// A cache entry for `session`, sharing its shape with alike sessions
+    /// (not cached yet: see [`SessionCache::put_session`]).
+    pub fn entry(&self, session: Session) -> Arc<CachedSession> {
+        Arc::new(CachedSession::interned(session, &self.shapes))
+    }
+
     /// Caches a session loaded or issued; `generation` is the value read
-    /// before loading it, and a stale load is not cached.
-    pub fn put_session(&self, hash: TokenHash, s: Arc<CachedSession>, generation: u64) {
-        if self.generation() == generation && !self.tombstones.contains_key(&hash) {
-            self.sessions.insert(hash, s);
+    /// before loading it. A stale load is not cached: one that raced an
+    /// invalidation of many tokens (`generation` moved) or the drop of
+    /// this one (a tombstone). The check and the insert happen under the
+    /// lock of the key's shard, which [`SessionCache::drop_session`] and
+    /// [`SessionCache::apply`] also take after marking their drop, so a
+    /// drop racing a fill never leaves the dropped session cached.
+    /// Returns whether it was cached.
+    pub fn put_session(&self, hash: TokenHash, s: Arc<CachedSession>, generation: u64) -> bool {
+        let slot = self.sessions.entry(hash);
+        if self.generation() != generation || self.tombstones.contains_key(&hash) {
+            return false;
         }
+        slot.insert(s);
+        true
     }
 
     pub fn user(&self, id: &UserId) -> Option<Arc<UserState>> {
@@ -249,7 +235,7 @@ impl SessionCache {
 
     /// Records a use; queues the session for the next idle-clock write.
     pub fn touch(&self, s: &Arc<CachedSession>, at: Timestamp) {
-        if s.session.idle_timeout_ms.is_some() && s.note_use(at) {
+        if s.idle_timeout().is_some() && s.note_use(at) {
             // The receiver lives as long as the cache; a send cannot fail.
             let _ = self.dirty_tx.send(s.clone());
         }
@@ -260,8 +246,7 @@ impl SessionCache {
         let mut rx = self.dirty_rx.lock().await;
         let mut out = Vec::new();
         while let Ok(s) = rx.try_recv() {
-            s.dirty.store(false, Ordering::Release);
-            out.push((s.session.id.clone(), s.last_used()));
+            out.push(s.flushed());
         }
         out
     }
@@ -279,7 +264,7 @@ impl SessionCache {
             Invalidation::Token(_) => {}
             Invalidation::UserSessions(uid) => {
                 self.sessions
-                    .retain(|_, s| s.session.user_id.as_ref().map(UserId::as_str) != Some(uid.as_str()));
+                    .retain(|_, s| s.user_id().map(UserId::as_str) != Some(uid.as_str()));
             }
             Invalidation::User(uid) => {
                 self.users.retain(|k, _| k.as_str() != uid);
@@ -290,13 +275,15 @@ impl SessionCache {
             Invalidation::Client(cid) => {
                 self.clients.retain(|k, _| k.as_str() != cid);
                 self.sessions
-                    .retain(|_, s| s.session.client_id.as_ref().map(ClientId::as_str) != Some(cid.as_str()));
+                    .retain(|_, s| s.client_id().map(ClientId::as_str) != Some(cid.as_str()));
             }
             Invalidation::Keys => {}
         }
     }
 
-    /// Drops one session at once (a local revocation or rotation).
+    /// Drops one session at once (a local revocation or rotation). The
+    /// tombstone goes first, so a fill that has not taken the shard lock
+    /// yet sees it, and one that has is removed here after it.
     pub fn drop_session(&self, hash: &TokenHash) {
         self.tombstones.insert(*hash, Instant::now());
         self.sessions.remove(hash);
@@ -312,13 +299,19 @@ impl SessionCache {
         self.clients.clear();
     }
 
-    /// Drops sessions that have died by `now`, and old tombstones.
-    /// Returns how many sessions are left.
+    /// Drops sessions that have died by `now`, old tombstones and shapes
+    /// no session uses any more. Returns how many sessions are left.
     pub fn sweep(&self, now: Timestamp) -> usize {
         self.tombstones.retain(|_, at| at.elapsed() < TOMBSTONE_TTL);
         self.sessions
-            .retain(|_, s| s.session.revoked_at.is_none() && s.dies_at().is_none_or(|t| t > now));
+            .retain(|_, s| !s.is_revoked() && s.dies_at().is_none_or(|t| t > now));
+        self.shapes.sweep();
         self.sessions.len()
+    }
+
+    /// How many distinct session shapes are held.
+    pub fn shapes_len(&self) -> usize {
+        self.shapes.len()
     }
 
     pub fn len(&self) -> usize {
@@ -377,10 +370,7 @@ mod tests {
         cache.touch(&s, Timestamp(5));
         cache.touch(&s, Timestamp(9));
         cache.touch(&s, Timestamp(7));
-        assert_eq!(
-            cache.take_dirty().await,
-            vec![(s.session.id.clone(), Timestamp(9))]
-        );
+        assert_eq!(cache.take_dirty().await, vec![(s.id(), Timestamp(9))]);
         assert!(cache.take_dirty().await.is_empty());
         cache.touch(&s, Timestamp(11));
         assert_eq!(cache.take_dirty().await.len(), 1);

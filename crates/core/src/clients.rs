@@ -115,7 +115,7 @@ impl Core {
             if s.revoked_at.is_some() || s.expires_at.is_some_and(|t| t <= now) {
                 return Ok(None);
             }
-            return match self.subject_of(&s, now).await {
+            return match self.subject_of_session(&s, now).await {
                 Ok(subject) => Ok(Some(Introspection { session: s, subject })),
                 Err(AuthError::Store(e)) => Err(AuthError::Store(e)),
                 Err(_) => Ok(None),
@@ -123,7 +123,7 @@ impl Core {
         }
         match self.check(presented, false).await {
             Ok(id) => Ok(id.session.map(|s| Introspection {
-                session: s.session.clone(),
+                session: s.to_session(None),
                 subject: id.subject,
             })),
             Err(AuthError::Store(e)) => Err(AuthError::Store(e)),

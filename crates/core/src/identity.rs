@@ -90,7 +90,7 @@ impl Identity {
     pub fn scope(&self) -> &str {
         self.session
             .as_ref()
-            .map(|s| s.session.scope.as_str())
+            .map(|s| s.scope())
             .unwrap_or(crate::scope::DEFAULT)
     }
 }

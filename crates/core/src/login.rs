@@ -164,7 +164,7 @@ impl Core {
                 "the service token has no session to end".into(),
             ));
         };
-        let s = &session.session;
+        let s = &session.to_session(None);
         match what {
             Logout::AllOfUser { proxy_tokens } => {
                 let Subject::User { user, .. } = &who.subject else {

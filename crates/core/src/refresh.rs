@@ -4,11 +4,10 @@
 //! issues a new access token in its family. The token it moved from is
 //! remembered: presented again, it revokes the whole family.
 
-use crate::cache::{CachedSession, Refused};
+use crate::cache::Refused;
 use crate::error::{AuthError, AuthResult, OAuthCode};
 use crate::tokens::{IssueRequest, Issued, IssuedToken};
 use crate::{token, Core};
-use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tessera_model::session::TokenHash;
 use tessera_model::{AuditKind, ClientId, NewAuditEvent, Session, Timestamp, TokenKind};
@@ -39,7 +38,7 @@ impl Core {
         };
         let hash = token::hash(presented);
         let stored = match self.cache.session(&hash) {
-            Some(cached) => cached.session.clone(),
+            Some(cached) => cached.to_session(Some(hash)),
             None => {
                 // A refresh token refused for good costs no store round trip.
                 if let Some(why) = self.cache.refused(&hash) {
@@ -75,7 +74,7 @@ impl Core {
         if stored.expires_at.is_some_and(|t| t <= now) {
             return Err(self.refuse_refresh(hash, Refused::Expired));
         }
-        let subject = self.subject_of(&stored, now).await.map_err(|e| match e {
+        let subject = self.subject_of_session(&stored, now).await.map_err(|e| match e {
             AuthError::Locked { .. } | AuthError::UserDisabled | AuthError::DomainDisabled => {
                 invalid("the account cannot log in now")
             }
@@ -167,11 +166,8 @@ impl Core {
             ..stored
         };
         self.remember(&access.session, generation);
-        self.cache.put_session(
-            next_hash,
-            Arc::new(CachedSession::new(rotated.clone())),
-            generation,
-        );
+        self.cache
+            .put_session(next_hash, self.cache.entry(rotated.clone()), generation);
         Ok(Issued {
             access,
             refresh: Some(IssuedToken {

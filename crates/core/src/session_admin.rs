@@ -67,7 +67,7 @@ impl Core {
                 "only a user's own session can ask for a proxy token".into(),
             ));
         };
-        let s = &session.session;
+        let s = &session.to_session(None);
         if s.kind == TokenKind::Proxy {
             return Err(AuthError::Forbidden(
                 "a proxy token cannot make another proxy token".into(),

@@ -167,11 +167,17 @@ impl Core {
         Ok(Issued { access, refresh })
     }
 
+    /// [`Core::subject_of`] for a stored session.
+    pub(crate) async fn subject_of_session(&self, s: &Session, now: Timestamp) -> AuthResult<Subject> {
+        self.subject_of(s.user_id.as_ref(), s.client_id.as_ref(), s.kind, now)
+            .await
+    }
+
     /// Caches a session just written, so its first use needs no store.
     pub(crate) fn remember(&self, s: &Session, generation: u64) {
         if let Some(hash) = s.token_hash {
             self.cache
-                .put_session(hash, Arc::new(CachedSession::new(s.clone())), generation);
+                .put_session(hash, self.cache.entry(s.clone()), generation);
         }
     }
 
@@ -289,7 +295,7 @@ impl Core {
                 }
             }
         };
-        if cached.session.kind == TokenKind::Refresh {
+        if cached.kind() == TokenKind::Refresh {
             return Err(self.refuse_for_good(hash, Refused::Unknown));
         }
         let now = self.now();
@@ -302,7 +308,9 @@ impl Core {
                 })
             }
         };
-        let subject = self.subject_of(&cached.session, now).await?;
+        let subject = self
+            .subject_of(cached.user_id(), cached.client_id(), cached.kind(), now)
+            .await?;
         if touch {
             self.cache.touch(&cached, now);
         }
@@ -320,14 +328,13 @@ impl Core {
         hash: TokenHash,
         now: Timestamp,
     ) -> AuthResult<Arc<CachedSession>> {
-        let s = &cached.session;
-        if s.revoked_at.is_some() {
+        if cached.is_revoked() {
             return Err(AuthError::Revoked);
         }
-        if s.expires_at.is_some_and(|t| t <= now) {
+        if cached.expires_at().is_some_and(|t| t <= now) {
             return Err(AuthError::Expired);
         }
-        let Some(idle) = s.idle_timeout() else {
+        let Some(idle) = cached.idle_timeout() else {
             return Ok(cached);
         };
         if cached.last_used().plus(idle) > now {
@@ -336,14 +343,14 @@ impl Core {
         // Read before the store, so an invalidation that lands meanwhile
         // keeps this fill out of the cache.
         let generation = self.cache.generation();
-        let fresh = self.store.find_session(&s.id).await?;
+        let fresh = self.store.find_session(&cached.id()).await?;
         let Some(fresh) = fresh.filter(|f| f.last_used_at.plus(idle) > now && f.revoked_at.is_none()) else {
             return Err(AuthError::Idle);
         };
-        let merged = Arc::new(CachedSession::new(Session {
+        let merged = self.cache.entry(Session {
             last_used_at: fresh.last_used_at.max(cached.last_used()),
             ..fresh
-        }));
+        });
         self.cache.put_session(hash, merged.clone(), generation);
         Ok(merged)
     }
@@ -378,9 +385,11 @@ impl Core {
                 self.metrics.store_lookup();
                 let generation = self.cache.generation();
                 let found = self.store.find_session_by_hash(&hash).await?;
-                let cached = found.map(|s| Arc::new(CachedSession::new(s)));
+                let cached = found.map(|s| self.cache.entry(s));
                 match &cached {
-                    Some(c) => self.cache.put_session(hash, c.clone(), generation),
+                    Some(c) => {
+                        self.cache.put_session(hash, c.clone(), generation);
+                    }
                     // Remembered before the flight lands, so no later check
                     // starts another read of it.
                     None => self.cache.remember_refused(hash, Refused::Unknown),
@@ -397,14 +406,20 @@ impl Core {
     /// or locked now and the session is one a lockout stops
     /// ([`lockout_stops`]), or the domain or client is disabled. Every
     /// check of a token, refresh and introspection included, comes here.
-    pub(crate) async fn subject_of(&self, s: &Session, now: Timestamp) -> AuthResult<Subject> {
-        if let Some(uid) = &s.user_id {
+    pub(crate) async fn subject_of(
+        &self,
+        user_id: Option<&UserId>,
+        client_id: Option<&ClientId>,
+        kind: TokenKind,
+        now: Timestamp,
+    ) -> AuthResult<Subject> {
+        if let Some(uid) = user_id {
             let user = self.user_state(uid).await?.ok_or(AuthError::Revoked)?;
             if !user.user.enabled {
                 return Err(AuthError::UserDisabled);
             }
             if let Some(until) = user.user.locked_until.filter(|t| *t > now) {
-                if lockout_stops(s.kind) {
+                if lockout_stops(kind) {
                     return Err(AuthError::Locked { until });
                 }
             }
@@ -417,17 +432,16 @@ impl Core {
             }
             return Ok(Subject::User { user, domain });
         }
-        if let Some(cid) = &s.client_id {
+        if let Some(cid) = client_id {
             let client = self.client_state(cid).await?.ok_or(AuthError::Revoked)?;
             if !client.client.enabled {
                 return Err(AuthError::Revoked);
             }
             return Ok(Subject::Client(client));
         }
-        Err(AuthError::Internal(format!(
-            "session {} has neither user nor client",
-            s.id
-        )))
+        Err(AuthError::Internal(
+            "a session has neither user nor client".into(),
+        ))
     }
 
     pub(crate) async fn user_state(&self, id: &UserId) -> AuthResult<Option<Arc<UserState>>> {

@@ -98,12 +98,12 @@ impl Whoami {
             roles: vec![],
             scope: who.scope().to_owned(),
             session: who.session.as_ref().map(|s| WhoamiSession {
-                id: s.session.id.to_string(),
-                kind: s.session.kind.as_str(),
-                door: s.session.door.clone(),
-                policy: s.session.policy.clone(),
-                created_at: s.session.created_at.millis(),
-                expires_at: s.session.expires_at.map(|t| t.millis()),
+                id: s.id().to_string(),
+                kind: s.kind().as_str(),
+                door: s.door().to_owned(),
+                policy: s.policy().to_owned(),
+                created_at: s.created_at().millis(),
+                expires_at: s.expires_at().map(|t| t.millis()),
             }),
         };
         match &who.subject {

@@ -25,6 +25,7 @@ mod guarantees;
 mod guides;
 mod header_login;
 mod last_admin;
+mod lazy_fill;
 mod ldap;
 mod ldap_harness;
 mod metrics;
