@@ -29,8 +29,10 @@ type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
 struct Inner {
     argon: Argon2<'static>,
     queue: SyncSender<Job>,
-    /// A hash of a random password under the configured parameters:
-    /// verifying against it makes an unknown user cost what a known one does.
+    /// A PHC string under the configured parameters with a random salt
+    /// and a random output: verifying against it costs what verifying a
+    /// known user's hash does (the whole Argon2 run, then a compare that
+    /// fails), so an unknown user costs what a known one does.
     dummy: String,
 }
 
@@ -45,7 +47,9 @@ impl PasswordHasher {
         } else {
             workers
         };
-        let dummy = hash_with(&argon, crate::random::password().as_bytes())?;
+        // Not a hash computed here: that would add one whole Argon2 run
+        // (tens of ms) to every start.
+        let dummy = dummy_phc(&argon)?;
         let (queue, jobs) = sync_channel::<Job>(workers * 256);
         let jobs = Arc::new(Mutex::new(jobs));
         for n in 0..workers {
@@ -168,6 +172,25 @@ fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> AuthResult<String> {
         .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
 }
 
+/// A well-formed Argon2id PHC string with `argon`'s parameters, a random
+/// salt and a random 32-byte output (no password hashes to it).
+fn dummy_phc(argon: &Argon2<'_>) -> AuthResult<String> {
+    let random = crate::random::bytes32();
+    let salt =
+        SaltString::encode_b64(&random[..16]).map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+    let output = argon2::password_hash::Output::new(&crate::random::bytes32())
+        .map_err(|e| AuthError::Internal(format!("argon2 output: {e}")))?;
+    let p = argon.params();
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        p.m_cost(),
+        p.t_cost(),
+        p.p_cost(),
+        salt.as_str(),
+        output
+    ))
+}
+
 fn verify_with(argon: &Argon2<'_>, password: &[u8], phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon.verify_password(password, &h).is_ok())
 }
@@ -214,6 +237,10 @@ mod tests {
             .await
             .unwrap());
         assert!(h.needs_rehash("not a hash"));
+        // The stand-in hash has the configured parameters, so verifying
+        // against it costs a whole Argon2 run, as a real user's does.
+        assert!(!h.needs_rehash(&h.inner.dummy));
+        assert!(PasswordHash::new(&h.inner.dummy).is_ok());
     }
 
     #[tokio::test]
