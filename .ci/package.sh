@@ -24,7 +24,10 @@ fi
 cargo deb --version
 
 echo "== build the package"
-deb=$(cargo deb -p tessera | tail -n 1)
+# CARGO_DEB_ARGS: e.g. --no-build, to package a target/release/tessera
+# built beforehand.
+# shellcheck disable=SC2086
+deb=$(cargo deb -p tessera ${CARGO_DEB_ARGS:-} | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb printed no package path (got: $deb)"
 echo "$deb ($(du -h "$deb" | cut -f1))"
 
@@ -53,7 +56,9 @@ fi
 
 echo "== start it as the unit does"
 pid=""
+runuser_pid=""
 stop() {
+  if [ -z "$pid" ] && [ -n "$runuser_pid" ]; then pid=$runuser_pid; fi
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -83,7 +88,7 @@ else
   runuser_pid=$!
   # runuser forks the command and waits for it: the server is its child.
   for _ in $(seq 1 100); do
-    pid=$(ps --ppid "$runuser_pid" -o pid= | tr -d ' ')
+    pid=$(ps --ppid "$runuser_pid" -o pid= | tr -d ' ' || true)
     [ -n "$pid" ] && break
     sleep 0.1
   done
