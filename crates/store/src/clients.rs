@@ -111,4 +111,50 @@ impl Store {
         });
         Ok(result?)
     }
+
+    /// Rewrites a client's secret hash, grants, policy and enabled flag
+    /// and, when `roles` is given, replaces its role assignments, in one
+    /// transaction, every node told. `false` when no such client exists.
+    pub async fn update_client(
+        &self,
+        c: &Client,
+        roles: Option<&[Assignment]>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let grants = c.grants.join(" ");
+        let result: Result<bool, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE clients SET secret_hash = $1, grants = $2, policy = $3, enabled = $4 WHERE id = $5",
+                )
+                .bind(&c.secret_hash)
+                .bind(&grants)
+                .bind(&c.policy)
+                .bind(c.enabled)
+                .bind(c.id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !done {
+                    return Ok(false);
+                }
+                if let Some(roles) = roles {
+                    sqlx::query("DELETE FROM assignments WHERE principal_kind = 'client' AND principal_id = $1")
+                        .bind(c.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    for a in roles {
+                        insert_assignment(&mut *tx, a).await?;
+                    }
+                }
+                insert_invalidation(&mut *tx, &Invalidation::Client(c.id.to_string()), now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            .await
+        });
+        Ok(result?)
+    }
 }

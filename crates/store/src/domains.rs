@@ -6,7 +6,7 @@ use crate::names;
 use crate::users::{spares_an_admin, Guarded};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use tessera_model::names::NameKind;
-use tessera_model::{Domain, DomainId, IdentitySource, LastAdmin, Timestamp};
+use tessera_model::{Domain, DomainId, IdentitySource, LastAdmin, Timestamp, UserId};
 
 #[derive(sqlx::FromRow)]
 struct DomainRow {
@@ -168,4 +168,93 @@ impl Store {
         });
         result?.into_result()
     }
+
+    /// Removes a domain with its users (their role assignments and, by
+    /// cascade, their sessions), the role assignments scoped to it and its
+    /// LDAP settings, every node told. A domain that holds users is
+    /// removed only when `with_users`; one holding every enabled
+    /// administrator never is.
+    ///
+    /// Errors: [`StoreError::LastAdministrator`] when every enabled
+    /// administrator is a user of this domain (decided in the removing
+    /// transaction, see [`Store::set_user_enabled`]).
+    pub async fn remove_domain(
+        &self,
+        id: &DomainId,
+        now: Timestamp,
+        with_users: bool,
+    ) -> StoreResult<DomainRemoval> {
+        let lock = self.admin_lock(LastAdmin::Keep);
+        let sql = format!(
+            "DELETE FROM domains WHERE id = $1 AND {}",
+            spares_an_admin("u.domain_id = $1")
+        );
+        let result: Result<Result<DomainRemoval, StoreError>, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                if let Some(lock) = &lock {
+                    sqlx::query(lock).fetch_optional(&mut *tx).await?;
+                }
+                let users: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE domain_id = $1")
+                    .bind(id.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if !users.is_empty() && !with_users {
+                    return Ok(Ok(DomainRemoval::HasUsers(users.len())));
+                }
+                let done = sqlx::query(&sql)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !done {
+                    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM domains WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Ok(match exists {
+                        Some(_) => Err(StoreError::LastAdministrator),
+                        None => Ok(DomainRemoval::NotFound),
+                    });
+                }
+                sqlx::query("DELETE FROM assignments WHERE scope_domain_id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for user in &users {
+                    sqlx::query(
+                        "DELETE FROM assignments WHERE principal_kind = 'user' AND principal_id = $1",
+                    )
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                    for inv in [
+                        Invalidation::UserSessions(user.clone()),
+                        Invalidation::User(user.clone()),
+                    ] {
+                        insert_invalidation(&mut *tx, &inv, now).await?;
+                    }
+                }
+                insert_invalidation(&mut *tx, &Invalidation::Domain(id.to_string()), now).await?;
+                tx.commit().await?;
+                Ok(Ok(DomainRemoval::Removed {
+                    users: users.into_iter().map(UserId::from_trusted).collect(),
+                }))
+            }
+            .await
+        });
+        result?
+    }
+}
+
+/// What [`Store::remove_domain`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainRemoval {
+    /// Removed, with these users.
+    Removed { users: Vec<UserId> },
+    /// Not removed: it holds this many users and `with_users` was false.
+    HasUsers(usize),
+    /// No such domain.
+    NotFound,
 }

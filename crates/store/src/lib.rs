@@ -27,6 +27,7 @@ mod users;
 pub use audit::AuditQuery;
 pub use batch::{CapCheck, IssueOutcome, RotateOutcome, Rotation, WriteJob, WriteOutcome};
 pub use cluster::BootstrapRecords;
+pub use domains::DomainRemoval;
 pub use error::{OpenFailure, StoreError, StoreResult};
 pub use invalidations::Invalidation;
 pub use keys::SigningKeyRecord;

@@ -281,6 +281,64 @@ impl Store {
         result?.into_result()
     }
 
+    /// Removes a user, their role assignments and (by cascade) their
+    /// sessions, every node told (their cached state and sessions dropped).
+    /// `false` when no such user exists.
+    ///
+    /// Errors: [`StoreError::LastAdministrator`] when `guard` is
+    /// [`LastAdmin::Keep`] and the user is the last enabled administrator;
+    /// decided and written in one transaction (see
+    /// [`Store::set_user_enabled`]).
+    pub async fn remove_user(&self, id: &UserId, now: Timestamp, guard: LastAdmin) -> StoreResult<bool> {
+        let lock = self.admin_lock(guard);
+        let sql = match guard {
+            LastAdmin::Keep => format!(
+                "DELETE FROM users WHERE id = $1 AND {}",
+                spares_an_admin("u.id = $1")
+            ),
+            LastAdmin::Override => "DELETE FROM users WHERE id = $1".to_owned(),
+        };
+        let result: Result<Guarded, sqlx::Error> = on_pool!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                if let Some(lock) = &lock {
+                    sqlx::query(lock).fetch_optional(&mut *tx).await?;
+                }
+                let done = sqlx::query(&sql)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !done {
+                    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Ok(if exists.is_some() {
+                        Guarded::Refused
+                    } else {
+                        Guarded::Done(false)
+                    });
+                }
+                sqlx::query("DELETE FROM assignments WHERE principal_kind = 'user' AND principal_id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for inv in [
+                    Invalidation::UserSessions(id.to_string()),
+                    Invalidation::User(id.to_string()),
+                ] {
+                    insert_invalidation(&mut *tx, &inv, now).await?;
+                }
+                tx.commit().await?;
+                Ok(Guarded::Done(true))
+            }
+            .await
+        });
+        result?.into_result()
+    }
+
     /// Replaces the password hash. `false` when no such user exists.
     pub async fn set_password_hash(&self, id: &UserId, hash: &str, now: Timestamp) -> StoreResult<bool> {
         let done = on_pool!(self, write, |pool| {

@@ -3,7 +3,10 @@
 //! command-line flags. The result is validated before anything starts.
 //! One file holds two trees: the core's [`Config`] and the doors' tables
 //! ([`DoorsConfig`], `[doors.*]`), read together by [`FileConfig`] so that an
-//! unknown key anywhere is an error naming it.
+//! unknown key anywhere is an error naming it. Every problem, of shape
+//! ([`shape`]) or of value, is reported at once, naming the file read.
+
+mod shape;
 
 use anyhow::{anyhow, bail, Context, Result};
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -36,11 +39,16 @@ pub struct Overrides {
 }
 
 /// The loaded configuration: the core's, and the doors' tables (which
-/// the core never sees).
+/// the core never sees), and where it came from.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub config: Arc<Config>,
     pub doors: Arc<DoorsConfig>,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Where `data_dir` was set: `--data-dir`, `TESSERA_DATA_DIR`, the
+    /// file, or the default.
+    pub data_dir_origin: String,
 }
 
 /// `tessera.toml` as one table: every top-level key of [`Config`] plus
@@ -137,14 +145,39 @@ impl Default for FileConfig {
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings> {
     let (settings, problems) = load_unchecked(file, overrides)?;
     if !problems.is_empty() {
-        return Err(invalid(&problems));
+        return Err(invalid(&settings, &problems));
     }
     Ok(settings)
 }
 
-/// `invalid configuration:` and one line per problem.
-pub fn invalid(problems: &[String]) -> anyhow::Error {
-    anyhow!("invalid configuration:\n  - {}", problems.join("\n  - "))
+/// `invalid configuration (FILE):` and one line per problem.
+pub fn invalid(settings: &Settings, problems: &[String]) -> anyhow::Error {
+    invalid_in(&source_of(settings.file.as_deref()), problems)
+}
+
+fn invalid_in(source: &str, problems: &[String]) -> anyhow::Error {
+    anyhow!(
+        "invalid configuration ({source}):\n  - {}",
+        problems.join("\n  - ")
+    )
+}
+
+/// The configuration file read, in words: its path, or that there was
+/// none.
+pub fn source(settings: &Settings) -> String {
+    source_of(settings.file.as_deref())
+}
+
+fn source_of(file: Option<&Path>) -> String {
+    match file {
+        Some(f) => std::path::absolute(f)
+            .unwrap_or_else(|_| f.to_owned())
+            .display()
+            .to_string(),
+        None => "none (no configuration file: no --config, no TESSERA_CONFIG and no ./tessera.toml here; \
+                 built-in defaults and TESSERA_* variables)"
+            .to_owned(),
+    }
 }
 
 /// The configuration as read, and every problem its checks find (each
@@ -156,19 +189,27 @@ pub fn invalid(problems: &[String]) -> anyhow::Error {
 /// type, an unknown key).
 pub fn load_unchecked(file: Option<&Path>, overrides: &Overrides) -> Result<(Settings, Vec<String>)> {
     let mut fig = Figment::from(Serialized::defaults(FileConfig::default()));
-    match file {
+    let read = match file {
         Some(path) => {
             if !path.is_file() {
                 bail!("configuration file {} does not exist", path.display());
             }
-            fig = fig.merge(Toml::file_exact(path));
+            Some(path.to_owned())
         }
-        None => {
-            let default = Path::new("tessera.toml");
-            if default.is_file() {
-                fig = fig.merge(Toml::file_exact(default));
-            }
+        None => Some(PathBuf::from("tessera.toml")).filter(|p| p.is_file()),
+    };
+    if let Some(path) = &read {
+        // A syntax error stops TOML where it is: said alone, with its line.
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the configuration file {}", path.display()))?;
+        if let Err(e) = toml::from_str::<toml::Table>(&text) {
+            bail!(
+                "{} is not valid TOML: {}",
+                source_of(Some(path)),
+                e.to_string().trim()
+            );
         }
+        fig = fig.merge(Toml::file_exact(path));
     }
     // Only the nested form and DATA_DIR are configuration keys; the other
     // named variables are read where they are used, and unrelated
@@ -187,11 +228,26 @@ pub fn load_unchecked(file: Option<&Path>, overrides: &Overrides) -> Result<(Set
     if let Some(listen) = &overrides.listen {
         fig = fig.merge(("server.listen", listen.clone()));
     }
-    let (mut config, doors) = fig.extract::<FileConfig>().map_err(describe)?.split();
+    let data_dir_origin = if overrides.data_dir.is_some() {
+        "from --data-dir".to_owned()
+    } else {
+        match fig.find_metadata("data_dir") {
+            Some(m) if m.name.contains("environment") => "from TESSERA_DATA_DIR".to_owned(),
+            Some(m) if matches!(m.source, Some(figment::Source::File(_))) => {
+                "from the configuration file".to_owned()
+            }
+            _ => "the default".to_owned(),
+        }
+    };
+    let (read_ok, mut problems) = shape::extract::<FileConfig>(&fig);
+    let Some(read_ok) = read_ok else {
+        return Err(invalid_in(&source_of(read.as_deref()), &problems));
+    };
+    let (mut config, doors) = read_ok.split();
     if config.store.url.is_empty() {
         config.store.url = format!("sqlite://{}", config.data_dir.join("tessera.db").display());
     }
-    let mut problems = doors.validate(&config);
+    problems.extend(doors.validate(&config));
     problems.extend(config.validate().err().unwrap_or_default());
     if let Err(rule_problem) = tessera_core::policy::Policy::compile(&config.gateway) {
         problems.push(rule_problem);
@@ -199,35 +255,10 @@ pub fn load_unchecked(file: Option<&Path>, overrides: &Overrides) -> Result<(Set
     let settings = Settings {
         config: Arc::new(config),
         doors: Arc::new(doors),
+        file: read,
+        data_dir_origin,
     };
     Ok((settings, problems))
-}
-
-/// Turns figment's errors into one line per problem naming the key and
-/// where it came from.
-fn describe(err: figment::Error) -> anyhow::Error {
-    let lines: Vec<String> = err
-        .into_iter()
-        .map(|e| {
-            let key = e.path.join(".");
-            let origin = e
-                .metadata
-                .as_ref()
-                .map(|m| m.name.to_string())
-                .unwrap_or_default();
-            let origin = if origin.is_empty() {
-                String::new()
-            } else {
-                format!(" (from {origin})")
-            };
-            if key.is_empty() {
-                format!("{}{origin}", e.kind)
-            } else {
-                format!("{key}: {}{origin}", e.kind)
-            }
-        })
-        .collect();
-    anyhow!("invalid configuration:\n  - {}", lines.join("\n  - "))
 }
 
 /// The effective configuration as TOML, the doors' tables included,

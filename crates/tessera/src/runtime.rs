@@ -129,7 +129,7 @@ fn store_open_error(url: &str, e: &StoreError) -> anyhow::Error {
 }
 
 /// The file a `sqlite:` store URL names (`sqlite://PATH?options`).
-fn sqlite_path(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let path = rest.split('?').next().unwrap_or(rest);

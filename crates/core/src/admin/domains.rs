@@ -5,7 +5,7 @@ use crate::audit::Actor;
 use crate::error::{AuthError, AuthResult};
 use crate::{random, Core};
 use tessera_model::{Domain, DomainId, IdentitySource, LastAdmin};
-use tessera_store::{Invalidation, StoreError};
+use tessera_store::{DomainRemoval, Invalidation, StoreError};
 
 impl Core {
     /// The domain a login or command names, or the default domain when it
@@ -109,5 +109,66 @@ impl Core {
             )
             .await?;
         Ok(d)
+    }
+
+    /// Removes a domain: with `with_users`, its users too (their sessions
+    /// end at once on every node). The default domain is never removed; a
+    /// domain holding users only `with_users`; one holding every enabled
+    /// administrator never. Audited. Returns how many users went with it.
+    ///
+    /// Errors: [`AuthError::NotFound`]; [`AuthError::Forbidden`] for the
+    /// default domain; [`AuthError::StateConflict`] for a domain holding
+    /// users without `with_users`, or every enabled administrator.
+    pub async fn domain_remove(&self, actor: &Actor, name: &str, with_users: bool) -> AuthResult<usize> {
+        let d = self.domain_named(Some(name)).await?;
+        if d.name.eq_ignore_ascii_case(DEFAULT_DOMAIN) {
+            return Err(AuthError::Forbidden(format!(
+                "the default domain {DEFAULT_DOMAIN:?} cannot be removed: it holds the admin and emergency accounts"
+            )));
+        }
+        let now = self.now();
+        let removal = self
+            .store
+            .remove_domain(&d.id, now, with_users)
+            .await
+            .map_err(|e| match e {
+                StoreError::LastAdministrator => AuthError::StateConflict(format!(
+                    "domain {:?} holds the last enabled administrator; give a user of another domain the \
+                     admin role first",
+                    d.name
+                )),
+                other => AuthError::from(other),
+            })?;
+        let users = match removal {
+            DomainRemoval::NotFound => return Err(AuthError::NotFound(format!("domain {name:?}"))),
+            DomainRemoval::HasUsers(n) => {
+                return Err(AuthError::StateConflict(format!(
+                    "domain {:?} holds {n} user{}; remove them first, or remove the domain together with its users",
+                    d.name,
+                    if n == 1 { "" } else { "s" }
+                )))
+            }
+            DomainRemoval::Removed { users } => users,
+        };
+        for u in &users {
+            self.cache.apply(&Invalidation::UserSessions(u.to_string()));
+            self.cache.apply(&Invalidation::User(u.to_string()));
+        }
+        self.cache.apply(&Invalidation::Domain(d.id.to_string()));
+        let with = match users.len() {
+            0 => String::new(),
+            1 => " with 1 user".to_owned(),
+            n => format!(" with {n} users"),
+        };
+        self.audit
+            .admin_change(
+                now,
+                actor,
+                None,
+                Some(&d.name),
+                format!("domain {:?} removed{with}", d.name),
+            )
+            .await?;
+        Ok(users.len())
     }
 }

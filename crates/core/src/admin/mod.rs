@@ -11,7 +11,7 @@ mod roles;
 mod users;
 
 pub use audit::AuditFilter;
-pub use clients::{ClientSecretInput, ClientView, CreatedClient, NewClient, GRANT_TYPES};
+pub use clients::{ClientChange, ClientSecretInput, ClientView, CreatedClient, NewClient, GRANT_TYPES};
 pub use directory::{
     cleartext_warning, cleartext_warnings, AddedLdapDomain, GroupMappingView, NewLdapDomain,
 };

@@ -325,6 +325,46 @@ impl Core {
             )
             .await
     }
+
+    /// Removes a user: their sessions end at once on every node, their
+    /// role grants go with them; audited.
+    ///
+    /// Errors: [`AuthError::NotFound`] for an unknown domain or user;
+    /// [`AuthError::StateConflict`] for the last enabled administrator
+    /// unless `guard` is [`LastAdmin::Override`] (decided atomically in
+    /// the store).
+    pub async fn user_remove(
+        &self,
+        actor: &Actor,
+        domain: Option<&str>,
+        name: &str,
+        guard: LastAdmin,
+    ) -> AuthResult<()> {
+        let (d, u) = self.user_named(domain, name).await?;
+        let now = self.now();
+        let removed = self
+            .store
+            .remove_user(&u.id, now, guard)
+            .await
+            .map_err(|e| last_admin(e, &u.name, &d.name))?;
+        if !removed {
+            return Err(AuthError::NotFound(format!(
+                "user {name:?} in domain {:?}",
+                d.name
+            )));
+        }
+        self.cache.apply(&Invalidation::UserSessions(u.id.to_string()));
+        self.cache.apply(&Invalidation::User(u.id.to_string()));
+        self.audit
+            .admin_change(
+                now,
+                actor,
+                Some((u.id.as_str(), &u.name)),
+                Some(&d.name),
+                format!("user {:?} removed{}", u.name, forced(true, guard)),
+            )
+            .await
+    }
 }
 
 /// The store's refusal to take away the last enabled administrator, in

@@ -12,6 +12,7 @@ pub struct AuditArgs {
     /// A user name (see --domain), user or client id, or actor (cli, admin-token).
     #[arg(long)]
     user: Option<String>,
+    /// The domain of --user, or only events in this domain.
     #[arg(long)]
     domain: Option<String>,
     /// An event kind (login_failed, lockout, token_revoked, admin_change, ...).
@@ -21,8 +22,10 @@ pub struct AuditArgs {
     /// milliseconds since the epoch.
     #[arg(long)]
     since: Option<String>,
+    /// At most this many events.
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Print JSON (the admin API's shape, times in milliseconds) instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -62,7 +65,7 @@ pub async fn run(core: &Core, args: AuditArgs) -> Result<()> {
             let ev = &e.event;
             vec![
                 e.id.to_string(),
-                ev.at.millis().to_string(),
+                output::time(ev.at),
                 ev.kind.as_str().to_owned(),
                 ev.subject_name.clone().or(ev.subject.clone()).unwrap_or_default(),
                 ev.actor.clone().unwrap_or_default(),
@@ -71,6 +74,6 @@ pub async fn run(core: &Core, args: AuditArgs) -> Result<()> {
             ]
         })
         .collect();
-    output::table(&["ID", "AT (ms)", "KIND", "WHO", "BY", "DOOR", "DETAIL"], &rows);
+    output::table(&["ID", "AT", "KIND", "WHO", "BY", "DOOR", "DETAIL"], &rows);
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `tessera client ...`
 
-use super::{output, read_secret_stdin};
+use super::input::{read_secret_stdin, refuse_ignored_stdin};
+use super::output;
 use anyhow::Result;
-use clap::Subcommand;
-use tessera_core::admin::{ClientSecretInput, NewClient};
+use clap::{ArgGroup, Args, Subcommand};
+use tessera_core::admin::{ClientChange, ClientSecretInput, CreatedClient, NewClient};
 use tessera_core::{Actor, Core};
 
 #[derive(Debug, Subcommand)]
@@ -11,14 +12,16 @@ pub enum ClientCommand {
     /// Register an OAuth2 client (prints a generated secret unless
     /// --public or --secret-stdin).
     Add {
+        /// The client id (client_id; the user name of HTTP Basic).
         id: String,
         /// A client without a secret.
         #[arg(long, conflicts_with = "secret_stdin")]
         public: bool,
-        /// Read the secret from standard input.
+        /// Read the secret from standard input (one line).
         #[arg(long)]
         secret_stdin: bool,
-        /// A grant type it may use; repeatable (default: password, refresh_token).
+        /// A grant type it may use: password, emergency, refresh_token,
+        /// client_credentials; repeatable (default: password, refresh_token).
         #[arg(long = "grant", value_name = "GRANT")]
         grants: Vec<String>,
         /// A token policy replacing the door's own.
@@ -30,11 +33,96 @@ pub enum ClientCommand {
     },
     /// List clients.
     List {
+        /// Print JSON (the admin API's shape) instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// Change a client: grants, policy, roles, enabled, public or
+    /// confidential. Its tokens stay unless it is disabled.
+    Update(Update),
     /// Remove a client; its tokens die with it.
-    Remove { id: String },
+    Remove {
+        /// The client id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("secret").args(["public", "secret_stdin", "new_secret"])))]
+pub struct Update {
+    /// The client id (any letter case).
+    id: String,
+    /// Replace its grants with these; repeatable.
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<String>,
+    /// Add a grant (e.g. emergency for seed 000's SimpliVity client); repeatable.
+    #[arg(long = "add-grant", value_name = "GRANT")]
+    add_grants: Vec<String>,
+    /// Take a grant away; repeatable.
+    #[arg(long = "remove-grant", value_name = "GRANT")]
+    remove_grants: Vec<String>,
+    /// Use this token policy instead of the door's own.
+    #[arg(long, conflicts_with = "no_policy")]
+    policy: Option<String>,
+    /// Use the door's own token policy again.
+    #[arg(long)]
+    no_policy: bool,
+    /// Replace its system roles (client_credentials) with these; repeatable.
+    #[arg(long = "role", value_name = "ROLE", conflicts_with = "no_roles")]
+    roles: Vec<String>,
+    /// Take all its system roles away.
+    #[arg(long)]
+    no_roles: bool,
+    /// Allow its logins and tokens again.
+    #[arg(long, conflicts_with = "disable")]
+    enable: bool,
+    /// Refuse its logins and every token issued through it.
+    #[arg(long)]
+    disable: bool,
+    /// Drop its secret: a public client (refused with client_credentials).
+    #[arg(long)]
+    public: bool,
+    /// Set a new secret read from standard input (one line).
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Set a new generated secret, printed once.
+    #[arg(long)]
+    new_secret: bool,
+}
+
+impl ClientCommand {
+    /// Whether the command changes the store.
+    pub fn writes(&self) -> bool {
+        !matches!(self, ClientCommand::List { .. })
+    }
+
+    /// Refuses a secret piped to a command told not to read it.
+    pub fn check_stdin(&self) -> Result<()> {
+        match self {
+            ClientCommand::Add {
+                public: false,
+                secret_stdin: false,
+                ..
+            } => refuse_ignored_stdin("--secret-stdin", "secret"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Says what kind of client it is and prints a generated secret once.
+fn report(verb: &str, done: CreatedClient) {
+    let c = &done.client;
+    eprintln!(
+        "{verb} {} client {:?} (grants: {}{})",
+        if c.is_public() { "public" } else { "confidential" },
+        c.id.as_str(),
+        c.grants.join(" "),
+        if c.enabled { "" } else { "; disabled" }
+    );
+    if let Some(secret) = done.generated_secret {
+        eprintln!("generated secret (shown once):");
+        println!("{}", secret.as_str());
+    }
 }
 
 pub async fn run(core: &Core, cmd: ClientCommand) -> Result<()> {
@@ -67,20 +155,41 @@ pub async fn run(core: &Core, cmd: ClientCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            eprintln!(
-                "added {} client {:?} (grants: {})",
-                if created.client.is_public() {
-                    "public"
-                } else {
-                    "confidential"
+            report("added", created);
+        }
+        ClientCommand::Update(u) => {
+            let secret = if u.public {
+                Some(ClientSecretInput::Public)
+            } else if u.secret_stdin {
+                Some(ClientSecretInput::Given(read_secret_stdin("client secret")?))
+            } else if u.new_secret {
+                Some(ClientSecretInput::Generate)
+            } else {
+                None
+            };
+            let change = ClientChange {
+                grants: (!u.grants.is_empty()).then_some(u.grants),
+                add_grants: u.add_grants,
+                remove_grants: u.remove_grants,
+                policy: match (u.policy, u.no_policy) {
+                    (Some(p), _) => Some(Some(p)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
                 },
-                created.client.id.as_str(),
-                created.client.grants.join(" ")
-            );
-            if let Some(secret) = created.generated_secret {
-                eprintln!("generated secret (shown once):");
-                println!("{}", secret.as_str());
-            }
+                roles: if u.no_roles {
+                    Some(Vec::new())
+                } else {
+                    (!u.roles.is_empty()).then_some(u.roles)
+                },
+                enabled: match (u.enable, u.disable) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                secret,
+            };
+            let updated = core.client_update(&actor, &u.id, change).await?;
+            report("updated", updated);
         }
         ClientCommand::List { json } => {
             let clients = core.client_list().await?;
@@ -96,10 +205,15 @@ pub async fn run(core: &Core, cmd: ClientCommand) -> Result<()> {
                             c.grants.join(" "),
                             c.policy.clone().unwrap_or_else(|| "-".into()),
                             c.roles.join(","),
+                            output::yes_no(c.enabled),
+                            output::time(c.created_at),
                         ]
                     })
                     .collect();
-                output::table(&["ID", "TYPE", "GRANTS", "POLICY", "ROLES"], &rows);
+                output::table(
+                    &["ID", "TYPE", "GRANTS", "POLICY", "ROLES", "ENABLED", "CREATED"],
+                    &rows,
+                );
             }
         }
         ClientCommand::Remove { id } => {

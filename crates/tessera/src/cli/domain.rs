@@ -12,7 +12,9 @@ use tessera_core::{Actor, Core};
 pub enum DomainCommand {
     /// Create a domain: local, or LDAP with --ldap-url.
     Add {
+        /// The domain's name (what logins give as realm or domain).
         name: String,
+        /// A description shown in listings.
         #[arg(long, default_value = "")]
         description: String,
         #[command(flatten)]
@@ -20,43 +22,78 @@ pub enum DomainCommand {
     },
     /// List domains.
     List {
+        /// Print JSON (the admin API's shape) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Refuse logins to the domain and every token of its users. Refused
     /// when it holds every enabled administrator, unless --force.
     Disable {
+        /// The domain's name.
         name: String,
         /// Disable it even when it holds every enabled administrator.
         #[arg(long)]
         force: bool,
     },
     /// Allow the domain again.
-    Enable { name: String },
+    Enable {
+        /// The domain's name.
+        name: String,
+    },
+    /// Remove a domain. Refused for the default domain, for a domain that
+    /// holds users unless --force, and for one holding every enabled
+    /// administrator.
+    Remove {
+        /// The domain's name.
+        name: String,
+        /// Remove its users with it (their sessions end at once).
+        #[arg(long)]
+        force: bool,
+    },
     /// Give ROLE to the members of directory group GROUP (its cn) at
     /// their next login: in the domain, or on the whole system with --system.
     MapGroup {
+        /// The LDAP domain.
         domain: String,
+        /// The directory group's cn.
         group: String,
+        /// The role its members get.
         role: String,
+        /// On the whole system instead of in the domain.
         #[arg(long)]
         system: bool,
     },
     /// Remove a group → role mapping (members lose the role at their next
     /// login; `tessera token revoke` ends their sessions now).
     UnmapGroup {
+        /// The LDAP domain.
         domain: String,
+        /// The directory group's cn.
         group: String,
+        /// The role it gave.
         role: String,
+        /// The mapping on the whole system, not the one in the domain.
         #[arg(long)]
         system: bool,
     },
     /// List an LDAP domain's group → role mappings.
     ListGroups {
+        /// The LDAP domain.
         domain: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+impl DomainCommand {
+    /// Whether the command changes the store.
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            DomainCommand::List { .. } | DomainCommand::ListGroups { .. }
+        )
+    }
 }
 
 /// The directory of an LDAP domain. `{user}` in the template and filter is
@@ -183,6 +220,19 @@ pub async fn run(core: &Core, cmd: DomainCommand) -> Result<()> {
         DomainCommand::Enable { name } => {
             core.domain_set_enabled(&actor, &name, true).await?;
             eprintln!("domain {name:?} enabled");
+        }
+        DomainCommand::Remove { name, force } => {
+            let users = core
+                .domain_remove(&actor, &name, force)
+                .await
+                .map_err(|e| match e {
+                    // Only a domain holding users is refused without --force.
+                    tessera_core::AuthError::StateConflict(m) if !force => {
+                        anyhow::anyhow!("{m} (repeat with --force to remove them with it)")
+                    }
+                    other => other.into(),
+                })?;
+            eprintln!("domain {name:?} removed, with {users} user(s)");
         }
         DomainCommand::MapGroup {
             domain,

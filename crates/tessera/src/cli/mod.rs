@@ -1,26 +1,28 @@
 //! The command line. Every command works directly on the configured store,
-//! through the same core operations the admin API uses.
+//! through the same core operations the admin API uses. Commands that only
+//! read never create a store; see [`store`].
 
 mod audit;
 mod client;
 mod domain;
+mod input;
 mod output;
 mod role;
 mod serve;
+mod store;
 mod token;
 mod user;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use std::io::{IsTerminal, Read};
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use tessera_core::{Core, SystemClock};
-use tessera_model::config::Config;
-use zeroize::Zeroizing;
+use tessera_core::Core;
 
 use crate::config::{self, Overrides, Settings};
+pub(crate) use input::read_secret_stdin;
+use store::{Access, Context};
 
 /// Token authentication server and API gateway for REST management APIs.
 #[derive(Debug, Parser)]
@@ -35,22 +37,33 @@ pub struct Cli {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Say which configuration file, data dir and store the command uses.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Set up an empty store first (as `tessera init`) when the command
+    /// writes to one that was never set up.
+    #[arg(long, global = true)]
+    init: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server.
+    /// Run the server (sets up an empty store on first start).
     Serve(serve::ServeArgs),
-    /// Create the data dir, store, certificate and admin user, then exit.
-    Init,
+    /// Set up the store: data dir, master key, certificate, default domain,
+    /// built-in roles and the admin user; then exit. Does nothing to a
+    /// store already set up.
+    Init(serve::InitArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -74,6 +87,14 @@ enum Command {
     Keys(token::KeysCommand),
     /// Read the audit trail, newest first.
     Audit(audit::AuditArgs),
+    /// Print a shell completion script (e.g. `tessera completions bash >
+    /// /etc/bash_completion.d/tessera`).
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `tessera man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,57 +161,80 @@ fn init_logging(format: LogFormat, serving: bool) -> tracing_appender::non_block
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let overrides = Overrides {
-        data_dir: cli.data_dir.clone(),
-        listen: None,
+    let ctx = Context {
+        config: cli.config,
+        overrides: Overrides {
+            data_dir: cli.data_dir,
+            listen: None,
+        },
+        verbose: cli.verbose,
+        init: cli.init,
     };
     match cli.command {
-        Command::Serve(args) => serve::run(cli.config.as_deref(), overrides, args).await,
-        Command::Init => serve::init(cli.config.as_deref(), &overrides).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
+        Command::Init(args) => serve::init(&ctx, args).await,
         Command::Config(ConfigCommand::Check { file }) => {
-            let file = file.or(cli.config);
-            let (settings, mut problems) = config::load_unchecked(file.as_deref(), &overrides)?;
+            let file = file.or(ctx.config.clone());
+            let (settings, mut problems) = config::load_unchecked(file.as_deref(), &ctx.overrides)?;
             let (store_problems, warnings) = store_checks(&settings).await;
             problems.extend(store_problems);
             for w in warnings {
                 eprintln!("warning: {w}");
             }
             if !problems.is_empty() {
-                return Err(config::invalid(&problems));
+                return Err(config::invalid(&settings, &problems));
             }
             print!("{}", config::render(&settings)?);
-            eprintln!("configuration OK");
+            eprintln!("configuration OK ({})", config::source(&settings));
             Ok(())
         }
         Command::User(cmd) => {
-            let core = open(cli.config, &overrides).await?;
+            cmd.check_stdin()?;
+            let (_, core) = ctx.open(access(cmd.writes())).await?;
             finish(&core, user::run(&core, cmd).await).await
         }
         Command::Role(cmd) => {
-            let core = open(cli.config, &overrides).await?;
+            let (_, core) = ctx.open(access(cmd.writes())).await?;
             finish(&core, role::run(&core, cmd).await).await
         }
         Command::Domain(cmd) => {
-            let core = open(cli.config, &overrides).await?;
+            let (_, core) = ctx.open(access(cmd.writes())).await?;
             finish(&core, domain::run(&core, cmd).await).await
         }
         Command::Client(cmd) => {
-            let core = open(cli.config, &overrides).await?;
+            cmd.check_stdin()?;
+            let (_, core) = ctx.open(access(cmd.writes())).await?;
             finish(&core, client::run(&core, cmd).await).await
         }
         Command::Token(cmd) => {
-            let settings = config::load(cli.config.as_deref(), &overrides)?;
-            let core = prepare(&settings).await?;
+            let (settings, core) = ctx.open(access(cmd.writes())).await?;
             finish(&core, token::run(&core, &settings.doors, cmd).await).await
         }
         Command::Keys(cmd) => {
-            let core = open(cli.config, &overrides).await?;
+            let (_, core) = ctx.open(Access::Write).await?;
             finish(&core, token::keys(&core, cmd).await).await
         }
         Command::Audit(args) => {
-            let core = open(cli.config, &overrides).await?;
+            let (_, core) = ctx.open(Access::Read).await?;
             finish(&core, audit::run(&core, args).await).await
         }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "tessera", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+    }
+}
+
+fn access(writes: bool) -> Access {
+    if writes {
+        Access::Write
+    } else {
+        Access::Read
     }
 }
 
@@ -254,73 +298,6 @@ async fn store_checks(settings: &Settings) -> (Vec<String>, Vec<String>) {
 async fn finish(core: &Core, outcome: Result<()>) -> Result<()> {
     core.close().await;
     outcome
-}
-
-/// Loads the configuration and opens the core on the real clock,
-/// bootstrapping an empty store first.
-async fn open(file: Option<PathBuf>, overrides: &Overrides) -> Result<Arc<Core>> {
-    let settings = config::load(file.as_deref(), overrides)?;
-    prepare(&settings).await
-}
-
-pub(crate) async fn prepare(settings: &Settings) -> Result<Arc<Core>> {
-    let core = crate::runtime::open_core(settings, Arc::new(SystemClock)).await?;
-    let admin_password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().map(Zeroizing::new);
-    let given = admin_password.as_ref().is_some_and(|p| !p.is_empty());
-    let bootstrapped = match core.bootstrap(admin_password).await {
-        // The password policy refused it: say which variable to change.
-        Err(e @ tessera_core::AuthError::InvalidInput(_)) if given => {
-            return Err(
-                anyhow::Error::new(e).context("TESSERA_ADMIN_PASSWORD cannot be the first admin's password")
-            )
-        }
-        other => other?,
-    };
-    if let Some(done) = bootstrapped {
-        eprintln!(
-            "initialised a new store: domain \"local\", roles admin, _member_, read_only, user \"admin\""
-        );
-        if let Some(pw) = done.generated_password {
-            show_generated_admin_password(&pw, &settings.config)?;
-        }
-    }
-    Ok(core)
-}
-
-/// Shows the generated admin password exactly once: on the terminal when
-/// there is one, else in a file only the owner can read (so it never lands
-/// in a service log).
-fn show_generated_admin_password(pw: &str, config: &Config) -> Result<()> {
-    if std::io::stderr().is_terminal() {
-        eprintln!();
-        eprintln!("  admin password (shown once, store it now): {pw}");
-        eprintln!();
-    } else {
-        let path = config.data_dir.join("initial-admin-password");
-        crate::private_files::create_private_dir(&config.data_dir)?;
-        crate::private_files::write_private(&path, format!("{pw}\n").as_bytes())?;
-        eprintln!(
-            "the generated admin password is in {} (mode 0600); delete it once stored",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-/// Reads a secret from standard input, without its final line break.
-pub(crate) fn read_secret_stdin(what: &str) -> Result<Zeroizing<String>> {
-    let mut buf = Zeroizing::new(String::new());
-    std::io::stdin()
-        .read_to_string(&mut buf)
-        .with_context(|| format!("reading the {what} from standard input"))?;
-    let trimmed = buf
-        .strip_suffix('\n')
-        .map(|s| s.strip_suffix('\r').unwrap_or(s))
-        .unwrap_or(&buf);
-    if trimmed.is_empty() {
-        anyhow::bail!("the {what} on standard input is empty");
-    }
-    Ok(Zeroizing::new(trimmed.to_owned()))
 }
 
 #[cfg(test)]

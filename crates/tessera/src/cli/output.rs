@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use serde::Serialize;
+use tessera_model::Timestamp;
 
 /// Prints `items` as pretty JSON.
 pub fn json<T: Serialize>(items: &T) -> Result<()> {
@@ -36,4 +37,13 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 /// `yes`/`no` for boolean columns.
 pub fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()
+}
+
+/// An instant as RFC 3339 in UTC to the second (`2026-11-30T16:42:26Z`);
+/// the milliseconds when it is out of range.
+pub fn time(t: Timestamp) -> String {
+    match chrono::DateTime::from_timestamp_millis(t.millis()) {
+        Some(at) => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        None => t.millis().to_string(),
+    }
 }

@@ -10,12 +10,15 @@ use tessera_core::{Actor, Core};
 pub enum RoleCommand {
     /// Create a role.
     Add {
+        /// The role's name.
         name: String,
+        /// A description shown in listings.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// List roles.
     List {
+        /// Print JSON (the admin API's shape) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -34,7 +37,9 @@ pub enum RoleCommand {
 
 #[derive(Debug, Args)]
 pub struct Grant {
+    /// The role's name.
     role: String,
+    /// The user's login name.
     #[arg(long)]
     user: String,
     /// The user's domain (default: local).
@@ -43,6 +48,13 @@ pub struct Grant {
     /// On the whole system instead of the user's domain.
     #[arg(long)]
     system: bool,
+}
+
+impl RoleCommand {
+    /// Whether the command changes the store.
+    pub fn writes(&self) -> bool {
+        !matches!(self, RoleCommand::List { .. })
+    }
 }
 
 impl Grant {

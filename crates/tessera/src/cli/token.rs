@@ -14,22 +14,37 @@ pub enum TokenCommand {
         /// A proxy token: never expires, for scripts (seed 001).
         #[arg(long, required = true)]
         proxy: bool,
+        /// The user's login name.
         #[arg(long)]
         user: String,
+        /// The user's domain (default: local).
         #[arg(long)]
         domain: Option<String>,
     },
     /// List live sessions (never their tokens).
     List {
+        /// Only this user's sessions.
         #[arg(long)]
         user: Option<String>,
+        /// The user's domain (default: local).
         #[arg(long)]
         domain: Option<String>,
+        /// Print JSON (the admin API's shape) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a session by id.
-    Revoke { id: String },
+    Revoke {
+        /// The session id `tessera token list` shows.
+        id: String,
+    },
+}
+
+impl TokenCommand {
+    /// Whether the command changes the store.
+    pub fn writes(&self) -> bool {
+        !matches!(self, TokenCommand::List { .. })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,13 +89,25 @@ pub async fn run(core: &Core, doors: &DoorsConfig, cmd: TokenCommand) -> Result<
                             s.user.clone().or(s.client_id.clone()).unwrap_or_default(),
                             s.door.clone(),
                             s.scope.clone(),
-                            s.expires_at
-                                .map(|t| t.millis().to_string())
-                                .unwrap_or_else(|| "never".into()),
+                            output::time(s.created_at),
+                            output::time(s.last_used_at),
+                            s.expires_at.map(output::time).unwrap_or_else(|| "never".into()),
                         ]
                     })
                     .collect();
-                output::table(&["ID", "KIND", "WHO", "DOOR", "SCOPE", "EXPIRES (ms)"], &rows);
+                output::table(
+                    &[
+                        "ID",
+                        "KIND",
+                        "WHO",
+                        "DOOR",
+                        "SCOPE",
+                        "CREATED",
+                        "LAST USED",
+                        "EXPIRES",
+                    ],
+                    &rows,
+                );
             }
         }
         TokenCommand::Revoke { id } => {

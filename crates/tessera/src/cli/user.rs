@@ -1,6 +1,7 @@
 //! `tessera user ...`
 
-use super::{output, read_secret_stdin};
+use super::input::{read_secret_stdin, refuse_ignored_stdin};
+use super::output;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use tessera_core::admin::NewUser;
@@ -11,10 +12,12 @@ use tessera_model::LastAdmin;
 pub enum UserCommand {
     /// Add a user (prints a generated password unless --password-stdin).
     Add {
+        /// The login name.
         name: String,
+        /// The user's domain (default: local).
         #[arg(long)]
         domain: Option<String>,
-        /// Read the password from standard input.
+        /// Read the password from standard input (one line).
         #[arg(long)]
         password_stdin: bool,
         /// A role on the whole system ("vdc role"); repeatable.
@@ -26,23 +29,30 @@ pub enum UserCommand {
         /// An account that may use only the emergency grant.
         #[arg(long)]
         emergency: bool,
+        /// The display name (seed 001's common name).
         #[arg(long, value_name = "CN")]
         common_name: Option<String>,
+        /// The directory distinguished name shown for the user.
         #[arg(long, value_name = "DN")]
         distinguished_name: Option<String>,
     },
     /// List users with their roles.
     List {
+        /// Only the users of this domain.
         #[arg(long)]
         domain: Option<String>,
+        /// Print JSON (the admin API's shape) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Set a user's password, read from standard input.
     Passwd {
+        /// The login name.
         name: String,
+        /// The user's domain (default: local).
         #[arg(long)]
         domain: Option<String>,
+        /// Read the new password from standard input (one line; required).
         #[arg(long, required = true)]
         password_stdin: bool,
     },
@@ -60,13 +70,43 @@ pub enum UserCommand {
     Enable(Target),
     /// Lift a lockout now.
     Unlock(Target),
+    /// Remove a user: their sessions end at once, their role grants go
+    /// with them. Refused for the last enabled administrator unless
+    /// --force.
+    Remove {
+        #[command(flatten)]
+        target: Target,
+        /// Remove even the last enabled administrator.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct Target {
+    /// The login name.
     name: String,
+    /// The user's domain (default: local).
     #[arg(long)]
     domain: Option<String>,
+}
+
+impl UserCommand {
+    /// Whether the command changes the store.
+    pub fn writes(&self) -> bool {
+        !matches!(self, UserCommand::List { .. })
+    }
+
+    /// Refuses a password piped to a command told not to read it.
+    pub fn check_stdin(&self) -> Result<()> {
+        match self {
+            UserCommand::Add {
+                password_stdin: false,
+                ..
+            } => refuse_ignored_stdin("--password-stdin", "password"),
+            _ => Ok(()),
+        }
+    }
 }
 
 pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
@@ -125,21 +165,25 @@ pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
                             .map(|r| format!("{}@{}", r.name, r.scope))
                             .collect();
                         let state = match (u.enabled, u.locked_until) {
-                            (false, _) => "disabled",
-                            (true, Some(_)) => "locked",
-                            (true, None) => "enabled",
+                            (false, _) => "disabled".to_owned(),
+                            (true, Some(t)) => format!("locked until {}", output::time(t)),
+                            (true, None) => "enabled".to_owned(),
                         };
                         vec![
                             u.name.clone(),
                             u.domain.clone(),
-                            state.to_owned(),
+                            state,
                             output::yes_no(u.emergency),
                             roles.join(","),
+                            output::time(u.created_at),
                             u.id.to_string(),
                         ]
                     })
                     .collect();
-                output::table(&["NAME", "DOMAIN", "STATE", "EMERGENCY", "ROLES", "ID"], &rows);
+                output::table(
+                    &["NAME", "DOMAIN", "STATE", "EMERGENCY", "ROLES", "CREATED", "ID"],
+                    &rows,
+                );
             }
         }
         UserCommand::Passwd {
@@ -168,6 +212,12 @@ pub async fn run(core: &Core, cmd: UserCommand) -> Result<()> {
         UserCommand::Unlock(t) => {
             core.user_unlock(&actor, t.domain.as_deref(), &t.name).await?;
             eprintln!("user {:?} unlocked", t.name);
+        }
+        UserCommand::Remove { target: t, force } => {
+            core.user_remove(&actor, t.domain.as_deref(), &t.name, guard(force))
+                .await
+                .map_err(or_force)?;
+            eprintln!("user {:?} removed; their sessions ended", t.name);
         }
     }
     Ok(())

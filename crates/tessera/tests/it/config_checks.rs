@@ -100,7 +100,7 @@ async fn a_door_requiring_a_role_that_does_not_exist_refuses_to_start() {
     assert!(err.to_string().contains(want), "{err}");
     core.close().await;
     // Once the role exists, all is well.
-    server.cli(&["role", "add", "auditors"], None).ok();
+    server.cli(&["--init", "role", "add", "auditors"], None).ok();
     server.cli(&["config", "check"], None).ok();
     let server = server.boot().await;
     assert_eq!(
@@ -119,7 +119,10 @@ async fn a_client_whose_policy_left_the_configuration_refuses_to_start() {
     })
     .await;
     server
-        .cli(&["client", "add", "c1", "--public", "--policy", "fast"], None)
+        .cli(
+            &["--init", "client", "add", "c1", "--public", "--policy", "fast"],
+            None,
+        )
         .ok();
     let text = std::fs::read_to_string(&server.config_path).unwrap();
     std::fs::write(&server.config_path, text.replace(fast, "")).unwrap();
@@ -128,4 +131,74 @@ async fn a_client_whose_policy_left_the_configuration_refuses_to_start() {
     let (code, stderr) = serve_refused(&server).await;
     assert_ne!(code, Some(0));
     assert!(stderr.contains(want), "{stderr}");
+}
+
+#[test]
+fn every_type_and_key_problem_is_reported_at_once_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = 5\nlistn = \"127.0.0.1:1\"\n\
+         [lockout]\nmax_failed_logins = -3\nwindow = 5\nduration = \"0s\"\n\
+         [password]\nrefuse_common = \"yes\"\n\
+         [sever]\ntls = \"off\"\n",
+    )
+    .unwrap();
+    let out = run_cli(&file, dir.path(), &["config", "check"], None);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let err = &out.stderr;
+    for line in [
+        "server.listen must be a \"host:port\" string such as \"127.0.0.1:8443\", got 5",
+        "lockout.max_failed_logins must be a whole number from 0 to 4294967295, got -3",
+        "lockout.window must be a duration string such as \"30s\", \"10m\" or \"24h\", got 5",
+        "password.refuse_common must be true or false, got \"yes\"",
+        "unknown key server.listn (did you mean listen?)",
+        "unknown section [sever]",
+        // The checks on values join the same report.
+        "lockout.duration is 0s",
+    ] {
+        assert!(err.contains(line), "{line:?} missing: {err}");
+    }
+    assert!(err.contains(&file.display().to_string()), "names the file: {err}");
+    assert_eq!(err.matches("\n  - ").count(), 7, "one line per problem: {err}");
+    for rust_speak in ["u32", "i64", "expected `", "invalid type", "SocketAddr"] {
+        assert!(!err.contains(rust_speak), "{rust_speak:?} in {err}");
+    }
+    // An unknown key lists the keys its table takes.
+    assert!(err.contains("[server] takes listen, tls"), "{err}");
+
+    // `tessera serve` refuses the same file with the same lines, but for
+    // the listen address its --listen replaces.
+    let serve = run_cli(&file, dir.path(), &["serve", "--listen", "127.0.0.1:0"], None);
+    assert_ne!(serve.code, 0);
+    assert_eq!(serve.stderr.matches("\n  - ").count(), 6, "{}", serve.stderr);
+    assert!(!serve.stderr.contains("server.listen"), "{}", serve.stderr);
+}
+
+#[test]
+fn environment_problems_name_the_variable_and_syntax_errors_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, "").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .env("TESSERA_SERVER__LISTEN", "everywhere")
+        .env("TESSERA_LOCKOUT__MAX_FAILED_LOGINS", "-1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("server.listen must be a \"host:port\" string"),
+        "{err}"
+    );
+    assert!(err.contains("TESSERA_SERVER__LISTEN"), "{err}");
+    assert!(err.contains("got \"everywhere\""), "{err}");
+    assert!(err.contains("TESSERA_LOCKOUT__MAX_FAILED_LOGINS"), "{err}");
+
+    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:1\"\n[lockout\n").unwrap();
+    let out = run_cli(&file, dir.path(), &["config", "check"], None);
+    out.fails_with("is not valid TOML").fails_with("line 3");
+    assert!(out.stderr.contains(&file.display().to_string()), "{}", out.stderr);
 }

@@ -30,6 +30,7 @@ async fn names_that_look_the_same_are_one_account() {
             ..Default::default()
         })
         .await;
+        t.cli(&["init"], None).ok();
         t.cli(
             &["user", "add", JOSE, "--password-stdin"],
             Some(&format!("{PASSWORD}\n")),

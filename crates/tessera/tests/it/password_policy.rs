@@ -171,7 +171,7 @@ async fn tessera_user_add_and_passwd_refuse_weak_passwords_from_stdin() {
         ..Default::default()
     })
     .await;
-    server.cli(&["user", "list"], None).ok();
+    server.cli(&["init"], None).ok();
     for (weak, why) in WEAK {
         let out = server.cli(
             &["user", "add", "carolanne", "--password-stdin"],
