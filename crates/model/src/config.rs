@@ -68,6 +68,11 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Host names and IP addresses the self-signed certificate covers
+    /// (subjectAltNames). Empty: localhost, 127.0.0.1, ::1 and the listen
+    /// address when it is a specific, non-loopback one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_hostnames: Vec<String>,
     /// Largest request body Tessera itself reads (logins, admin API). The
     /// gateway streams bodies and is not bound by it.
     pub max_body_bytes: usize,
@@ -101,6 +106,7 @@ impl Default for ServerConfig {
             tls: TlsMode::SelfSigned,
             tls_cert: None,
             tls_key: None,
+            tls_hostnames: Vec::new(),
             max_body_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(75),
@@ -464,6 +470,13 @@ impl Config {
         {
             problems.push("server.tls = \"files\" needs both server.tls_cert and server.tls_key".into());
         }
+        for name in &self.server.tls_hostnames {
+            if !is_tls_hostname(name) {
+                problems.push(format!(
+                    "server.tls_hostnames: {name:?} is neither a host name (letters, digits, '-' and '.', \
+                     an optional leading \"*.\"; xn-- for other scripts) nor an IP address"
+                ));
+            }
         if self.ldap.pool_size == 0 {
             problems.push("ldap.pool_size is 0; it must be at least 1 connection per directory".into());
         }
@@ -647,6 +660,24 @@ const SECOND: Duration = Duration::from_secs(1);
 /// The longest lifetime, idle timeout or refresh lifetime a policy may
 /// give: 366 days.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * HOUR);
+
+/// A name a certificate's subjectAltName can carry: an IP address, or a
+/// DNS name of at most 253 octets whose labels are 1 to 63 letters, digits
+/// or inner hyphens, the first label optionally `*`.
+pub fn is_tls_hostname(name: &str) -> bool {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let rest = name.strip_prefix("*.").unwrap_or(name);
+    !rest.is_empty()
+        && name.len() <= 253
+        && rest.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
 
 /// Adds a problem when `value` of `key` lies outside `min..=max`, naming
 /// the key, the value and the range.

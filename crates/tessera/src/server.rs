@@ -1,11 +1,13 @@
 //! The listener: accepts TCP under a connection cap, speaks TLS (rustls)
-//! when configured, serves HTTP/1.1 and HTTP/2 with hyper, and shuts down
-//! gracefully. Every connection is held to the `[server]` limits from the
-//! moment it is accepted (`connection`, `tracking`); the cap keeps clear of
-//! the open-file limit (`admission`).
+//! when configured (answering plain HTTP sent to the TLS port with a
+//! readable 400, `plain_http`), serves HTTP/1.1 and HTTP/2 with hyper, and
+//! shuts down gracefully. Every connection is held to the `[server]` limits
+//! from the moment it is accepted (`connection`, `tracking`); the cap keeps
+//! clear of the open-file limit (`admission`).
 
 mod admission;
 mod connection;
+mod plain_http;
 mod tracking;
 
 use admission::{Admission, Every};

@@ -10,6 +10,7 @@ mod output;
 mod role;
 mod serve;
 mod store;
+mod tls;
 mod token;
 mod user;
 
@@ -87,6 +88,9 @@ enum Command {
     Keys(token::KeysCommand),
     /// Read the audit trail, newest first.
     Audit(audit::AuditArgs),
+    /// Show the TLS certificate the listener serves.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
     /// Print a shell completion script (e.g. `tessera completions bash >
     /// /etc/bash_completion.d/tessera`).
     Completions {
@@ -214,6 +218,7 @@ async fn run(cli: Cli) -> Result<()> {
             let (_, core) = ctx.open(Access::Write).await?;
             finish(&core, token::keys(&core, cmd).await).await
         }
+        Command::Tls(cmd) => tls::run(ctx.config.as_deref(), &ctx.overrides, cmd),
         Command::Audit(args) => {
             let (_, core) = ctx.open(Access::Read).await?;
             finish(&core, audit::run(&core, args).await).await

@@ -5,6 +5,7 @@
 //! sniff (which has no timer of its own) can hold a socket open.
 
 use super::admission::Admitted;
+use super::plain_http;
 use super::tracking::{ConnState, InFlight, Limits, TrackedBody, Verdict, Watched};
 use axum::Router;
 use hyper::body::Incoming;
@@ -79,11 +80,10 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let state = admitted.state.clone();
-    let io = Watched::new(tcp, state.clone());
     let Some(acceptor) = &shared.tls else {
         let info = ConnInfo { remote, tls: false };
         serve(
-            TokioIo::new(io),
+            TokioIo::new(Watched::new(tcp, state.clone())),
             &shared.auto,
             &shared,
             &state,
@@ -94,6 +94,29 @@ pub async fn run(
         return;
     };
     let deadline = state.accepted() + shared.limits.header_read;
+    // Plain HTTP on the TLS port is answered in words (see `plain_http`).
+    let first = tokio::select! {
+        first = tokio::time::timeout_at(deadline, plain_http::first_byte(&tcp)) => match first {
+            Ok(Some(byte)) => byte,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!(%remote, "TLS handshake not begun within header_read_timeout");
+                return;
+            }
+        },
+        () = state.evict.notified() => return,
+        _ = shutdown.changed() => return,
+    };
+    if plain_http::is_plain_http(first) {
+        tracing::debug!(%remote, "plain HTTP on the TLS port: answered 400");
+        tokio::select! {
+            () = plain_http::answer(tcp, deadline, shared.limits.send) => {}
+            () = state.evict.notified() => {}
+            _ = shutdown.changed() => {}
+        }
+        return;
+    }
+    let io = Watched::new(tcp, state.clone());
     let stream = tokio::select! {
         handshake = tokio::time::timeout_at(deadline, acceptor.accept(io)) => match handshake {
             Ok(Ok(stream)) => stream,

@@ -38,4 +38,5 @@ mod paths;
 mod proxies;
 mod safe_start;
 mod staleness;
+mod tls;
 mod upstream;
