@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use std::borrow::Cow;
 use tessera_core::policy::{CanonicalPath, Decision};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,20 +30,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// client sent. A client could thus add the other family to describe a
 /// request it is not making: when both families are present and disagree,
 /// the request is refused. A header present but empty counts as given.
-fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), String> {
+/// Borrowed from the request: this runs on every check.
+fn original<'a>(headers: &'a HeaderMap, method: &'a Method) -> Result<(Cow<'a, str>, &'a str), String> {
     // Typed names: a lookup by `&str` would parse the name on every request.
     const ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
     const ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
     const FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
     const FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
-    let get = |name: &HeaderName| {
-        headers
-            .get(name)
-            .map(|v| v.to_str().unwrap_or("").trim().to_owned())
-    };
+    let get = |name: &HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or("").trim());
     let nginx = (get(&ORIGINAL_METHOD), get(&ORIGINAL_URI));
     let forwarded = (get(&FORWARDED_METHOD), get(&FORWARDED_URI));
-    let has = |f: &(Option<String>, Option<String>)| f.0.is_some() || f.1.is_some();
+    let has = |f: &(Option<&str>, Option<&str>)| f.0.is_some() || f.1.is_some();
     let (m, u) = match (has(&nginx), has(&forwarded)) {
         (true, true) if nginx != forwarded => {
             return Err(
@@ -54,16 +52,17 @@ fn original(headers: &HeaderMap, method: &Method) -> Result<(String, String), St
         (false, false) => (None, None),
     };
     let method = match m {
-        Some(m) if m.is_empty() => return Err("the original method is empty".into()),
-        Some(m) => m.to_ascii_uppercase(),
+        Some("") => return Err("the original method is empty".into()),
+        Some(m) if m.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Owned(m.to_ascii_uppercase()),
+        Some(m) => Cow::Borrowed(m),
         // Envoy's HTTP ext_authz sends the original method as the check's
         // own: judging a DELETE as a GET would let it through.
-        None => method.as_str().to_owned(),
+        None => Cow::Borrowed(method.as_str()),
     };
     let uri = match u {
-        Some(u) if u.is_empty() => return Err("the original URI is empty".into()),
+        Some("") => return Err("the original URI is empty".into()),
         Some(u) => u,
-        None => "/".into(),
+        None => "/",
     };
     Ok((method, uri))
 }
@@ -123,6 +122,8 @@ async fn authz(State(state): State<AppState>, request: Request) -> Result<Respon
         Decision::Allow => {
             let mut res = StatusCode::OK.into_response();
             if let Some(who) = &who {
+                // Room for the identity and the no-store pair at once.
+                res.headers_mut().reserve(8);
                 add_identity(res.headers_mut(), who);
             }
             Ok(res)
@@ -150,12 +151,12 @@ mod tests {
         let nginx = headers(&[("x-original-method", "delete"), ("x-original-uri", "/api/x")]);
         assert_eq!(
             original(&nginx, &Method::GET).unwrap(),
-            ("DELETE".into(), "/api/x".into())
+            ("DELETE".into(), "/api/x")
         );
         let caddy = headers(&[("x-forwarded-method", "POST"), ("x-forwarded-uri", "/api/y")]);
         assert_eq!(
             original(&caddy, &Method::GET).unwrap(),
-            ("POST".into(), "/api/y".into())
+            ("POST".into(), "/api/y")
         );
         let spoofed = headers(&[
             ("x-forwarded-method", "GET"),
@@ -167,7 +168,7 @@ mod tests {
         assert!(original(&empty, &Method::GET).is_err());
         assert_eq!(
             original(&HeaderMap::new(), &Method::HEAD).unwrap(),
-            ("HEAD".into(), "/".into())
+            ("HEAD".into(), "/")
         );
     }
 }

@@ -15,14 +15,20 @@ pub const AUTH_TOKEN: &str = "X-Auth-Token";
 /// lookup by `&str` parses the name every time).
 pub const SDS_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-sds-auth-token");
 pub const AUTH_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-auth-token");
+/// Seed 001's proxy-token header: `GET /proxytoken` answers in it, and a
+/// ViPR script sends the proxy token back in it.
+pub const PROXY_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-sds-auth-proxy-token");
 
 /// The token a request presents, from the first carrier that has one:
 /// `Authorization: Bearer`, `X-Auth-Token`, `X-SDS-AUTH-TOKEN` (header),
-/// then the `X-SDS-AUTH-TOKEN` cookie.
+/// `X-SDS-AUTH-PROXY-TOKEN`, then the `X-SDS-AUTH-TOKEN` cookie. The
+/// carrier says nothing of the token's kind: a proxy token is usable
+/// wherever a token is (SPEC §3.2), and the core decides what it is.
 pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
     bearer(headers)
         .or_else(|| header_str(headers, &AUTH_TOKEN_HEADER))
         .or_else(|| header_str(headers, &SDS_TOKEN_HEADER))
+        .or_else(|| header_str(headers, &PROXY_TOKEN_HEADER))
         .or_else(|| cookie(headers, SDS_TOKEN))
 }
 

@@ -10,19 +10,17 @@
 //! that keeps moving is never cut off; an upstream that stops is.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AUTH_TOKEN_HEADER, SDS_TOKEN, SDS_TOKEN_HEADER};
+use crate::extract::{AUTH_TOKEN_HEADER, PROXY_TOKEN_HEADER, SDS_TOKEN, SDS_TOKEN_HEADER};
 use crate::identity::{add_identity, optional_caller, unauthenticated};
+use crate::upstream::{tls_failure, Upstream};
 use crate::{AppState, ConnInfo};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -55,38 +53,31 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 
 /// The upstream and the pooled client that reaches it.
 pub struct Gateway {
-    client: Client<HttpConnector, Body>,
-    /// `http://host:port`, no trailing slash.
-    origin: String,
-    authority: HeaderValue,
-    /// Path prefix of the upstream base URL (`/api-base`), or empty.
-    prefix: String,
+    upstream: Upstream,
     timeout: Duration,
 }
 
 impl Gateway {
-    /// `None` when no upstream is configured.
-    pub fn new(config: &GatewayConfig) -> Option<Gateway> {
-        let rest = config.upstream.strip_prefix("http://")?;
-        let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Some(Gateway {
-            client,
-            origin: format!("http://{authority}"),
-            authority: HeaderValue::from_str(authority).ok()?,
-            prefix: prefix.trim_end_matches('/').to_owned(),
+    /// `Ok(None)` when no upstream is configured.
+    ///
+    /// Errors: the upstream URL or its CA file is unusable (see
+    /// [`Upstream::new`]).
+    pub fn new(config: &GatewayConfig) -> Result<Option<Gateway>, String> {
+        Ok(Upstream::new(config)?.map(|upstream| Gateway {
+            upstream,
             timeout: config.timeout,
-        })
+        }))
     }
 }
 
 /// Removes hop-by-hop headers, including those `Connection` names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names they do carry
+    // (cheap comparisons) instead of nine hashed lookups.
+    static NAMES: [HeaderName; 9] = HOP_BY_HOP;
+    if !headers.keys().any(|k| NAMES.contains(k)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -104,6 +95,31 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Appends `ip` as `Display` writes it; IPv4 (the usual case) without the
+/// formatting machinery, which costs more than the rest of the header.
+fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    use std::fmt::Write;
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 /// Removes what a client may not pass upstream: its credentials (any
 /// token carrier, Basic included, and the token cookie) and any identity
 /// header it made up.
@@ -111,6 +127,7 @@ pub fn strip_credentials(headers: &mut HeaderMap) {
     headers.remove(header::AUTHORIZATION);
     headers.remove(AUTH_TOKEN_HEADER);
     headers.remove(SDS_TOKEN_HEADER);
+    headers.remove(PROXY_TOKEN_HEADER);
     if !headers.contains_key(header::COOKIE) {
         strip_forged(headers);
         return;
@@ -278,7 +295,7 @@ async fn answer(
     request: Request,
     progress: &Progress,
 ) -> Option<Result<hyper::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>> {
-    let response = gw.client.request(request);
+    let response = gw.upstream.client.request(request);
     tokio::pin!(response);
     let timer = tokio::time::sleep(gw.timeout);
     tokio::pin!(timer);
@@ -327,13 +344,10 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
     }
     // The query goes as sent: the rules read only the emergency paging
     // names in it, and compare those decoded.
-    let target = match parts.uri.query() {
-        Some(q) => format!("{}{}{}?{q}", gw.origin, gw.prefix, path.encoded()),
-        None => format!("{}{}{}", gw.origin, gw.prefix, path.encoded()),
-    };
-    let target = target
-        .parse::<Uri>()
-        .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
+    let target = gw
+        .upstream
+        .target_for(&parts.uri, &path)
+        .ok_or_else(|| ApiError::bad_request("the request path cannot be forwarded"))?;
     let conn = parts.extensions.get::<ConnInfo>().copied();
     let original_host = parts.headers.get(header::HOST).cloned();
     let headers = &mut parts.headers;
@@ -343,11 +357,12 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
         add_identity(headers, who);
     }
     if let Some(conn) = conn {
-        let remote = conn.remote.ip().to_string();
-        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prior) => format!("{prior}, {remote}"),
-            None => remote,
-        };
+        let mut forwarded_for = String::with_capacity(48);
+        if let Some(prior) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            forwarded_for.push_str(prior);
+            forwarded_for.push_str(", ");
+        }
+        push_ip(&mut forwarded_for, conn.remote.ip());
         if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
             headers.insert(X_FORWARDED_FOR, v);
         }
@@ -359,7 +374,7 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
     if let Some(host) = original_host {
         headers.insert(X_FORWARDED_HOST, host);
     }
-    headers.insert(header::HOST, gw.authority.clone());
+    headers.insert(header::HOST, gw.upstream.host.clone());
     parts.uri = target;
     parts.version = axum::http::Version::HTTP_11;
     let progress = Progress::new();
@@ -399,17 +414,24 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
             ));
         }
         Some(Err(e)) => {
-            tracing::warn!(error = %e, upstream = %gw.origin, "upstream unreachable");
             state.core.metrics().upstream_failed(UpstreamFailure::Unreachable);
-            upstream_error(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                "the API behind this gateway did not answer (connection refused or reset); retry later"
-                    .into(),
-            )
+            // A certificate the gateway cannot trust is no passing fault:
+            // say so, so the operator fixes the CA rather than waits.
+            let message = match tls_failure(&e) {
+                Some(why) => {
+                    tracing::error!(error = ?e, upstream = %gw.upstream.origin, "upstream TLS failed: {why}");
+                    why.into()
+                }
+                None => {
+                    tracing::warn!(error = %e, upstream = %gw.upstream.origin, "upstream unreachable");
+                    "the API behind this gateway did not answer (connection refused or reset); retry later"
+                        .into()
+                }
+            };
+            upstream_error(StatusCode::BAD_GATEWAY, "bad_gateway", message)
         }
         None => {
-            tracing::warn!(upstream = %gw.origin, timeout = ?gw.timeout, "upstream timed out");
+            tracing::warn!(upstream = %gw.upstream.origin, timeout = ?gw.timeout, "upstream timed out");
             state.core.metrics().upstream_failed(UpstreamFailure::Timeout);
             upstream_error(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -436,6 +458,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "127.0.0.1",
+            "10.0.100.9",
+            "255.255.255.255",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+        ] {
+            let mut out = String::new();
+            push_ip(&mut out, ip.parse().unwrap());
+            assert_eq!(out, ip);
+        }
+    }
+
+    #[test]
     fn hop_by_hop_and_connection_named_headers_go() {
         let mut h = HeaderMap::new();
         h.insert("connection", HeaderValue::from_static("keep-alive, x-private"));
@@ -453,6 +491,7 @@ mod tests {
         h.insert("authorization", HeaderValue::from_static("Bearer tsa_x"));
         h.insert("x-auth-token", HeaderValue::from_static("t"));
         h.insert("x-sds-auth-token", HeaderValue::from_static("t"));
+        h.insert("x-sds-auth-proxy-token", HeaderValue::from_static("t"));
         h.insert(
             "cookie",
             HeaderValue::from_static("theme=dark; X-SDS-AUTH-TOKEN=tsa_y; lang=en"),

@@ -21,7 +21,7 @@ pub struct Caller(pub Identity);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = presented_token(&parts.headers).ok_or_else(ApiError::missing_token)?;
         Ok(Caller(state.core.check(token, true).await?))
@@ -36,7 +36,7 @@ pub struct CallerOrLogin(pub Identity);
 impl FromRequestParts<AppState> for CallerOrLogin {
     type Rejection = ApiError;
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await {
             Ok(Caller(who)) => Ok(CallerOrLogin(who)),
@@ -52,7 +52,7 @@ pub struct AdminCaller(pub Actor);
 impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = ApiError;
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = presented_token(&parts.headers).ok_or_else(ApiError::missing_token)?;
         let operation = format!("{} {}", parts.method, parts.uri.path());
@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for AdminCaller {
 /// The caller if a token was presented: `Ok(None)` without one, `Err`
 /// with the core's reason when the token is not valid (the gateway and
 /// forward auth, where rules decide whether a token is needed).
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn optional_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
     match presented_token(headers) {
         None => Ok(None),

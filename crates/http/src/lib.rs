@@ -12,9 +12,11 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod identity;
+pub mod index;
 pub mod limits;
 pub mod openapi;
 pub mod ops;
+pub mod upstream;
 
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::http::HeaderValue;
@@ -51,14 +53,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(core: Arc<Core>, doors: Arc<doors::DoorsConfig>) -> Self {
-        let gateway = gateway::Gateway::new(&core.config().gateway).map(Arc::new);
-        AppState {
+    /// Errors: the gateway's upstream cannot be set up (its URL, or the CA
+    /// file of an HTTPS upstream), in words naming the setting.
+    pub fn new(core: Arc<Core>, doors: Arc<doors::DoorsConfig>) -> Result<Self, String> {
+        let gateway = gateway::Gateway::new(&core.config().gateway)?.map(Arc::new);
+        Ok(AppState {
             core,
             doors,
             gateway,
             openapi: Arc::default(),
-        }
+        })
     }
 }
 
@@ -69,18 +73,21 @@ pub fn app(state: AppState) -> Router {
     let server = &state.core.config().server;
     let limit = server.max_body_bytes;
     let timeout: Duration = server.request_timeout;
-    let router = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(openapi::openapi_get))
+    let router =
+        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).routes(routes!(openapi::openapi_get));
+    // `/` is the upstream's when the gateway is on.
+    let router = match state.gateway {
+        None => router.routes(routes!(index::index_get)),
+        Some(_) => router,
+    };
+    let router = router
         .merge(ops::routes())
         .merge(account::routes())
         .merge(auth::routes())
         .merge(authz::routes())
         .merge(admin::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limits::body_limit,
-        ))
+        // One layer (two would box every request twice).
+        .layer(limits::BodyLimitLayer::new(limit))
         // Each door limits bodies inside its own dialect (doors::mount).
         .merge(doors::routes(&state));
     let (router, document) = router.split_for_parts();
@@ -94,12 +101,16 @@ pub fn app(state: AppState) -> Router {
     // something about one: none may be cached (RFC 6749 §5.1, RFC 9111),
     // unless a route says otherwise (the JWKS). One layer, so no handler
     // can forget it.
-    let own = router
-        .layer(axum::middleware::map_response_with_state(limit, no_store))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+    // Both as one layer of plain tower services: no boxed middleware on
+    // every request. The timeout is outermost, as before.
+    let own = router.layer(
+        tower::ServiceBuilder::new()
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
+            .map_response(move |res| no_store(res, limit)),
+    );
     Router::new()
         .merge(own)
         .fallback(gateway::proxy)
@@ -109,10 +120,7 @@ pub fn app(state: AppState) -> Router {
 /// `Cache-Control: no-store` and `Pragma: no-cache` unless the route chose
 /// its own caching.
 /// Also gives the framework's own plain refusals (413, 405) Tessera's JSON.
-async fn no_store(
-    axum::extract::State(limit): axum::extract::State<usize>,
-    res: axum::response::Response,
-) -> axum::response::Response {
+fn no_store(res: axum::response::Response, limit: usize) -> axum::response::Response {
     let mut res = limits::adopted(res, limit);
     let headers = res.headers_mut();
     if !headers.contains_key(CACHE_CONTROL) {

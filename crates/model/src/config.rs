@@ -352,8 +352,12 @@ pub struct GatewayRule {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewayConfig {
-    /// Base URL of the API Tessera fronts; empty turns the gateway off.
+    /// Base URL of the API Tessera fronts (`http://` or `https://`); empty
+    /// turns the gateway off.
     pub upstream: String,
+    /// PEM file of the CA(s) an `https://` upstream's certificate must chain
+    /// to; unset, the system's roots.
+    pub upstream_ca_file: Option<PathBuf>,
     pub unauthenticated: Unauthenticated,
     /// Where seed 000's emergency operations live.
     pub emergency_prefix: String,
@@ -372,6 +376,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             upstream: String::new(),
+            upstream_ca_file: None,
             unauthenticated: Unauthenticated::Reject,
             emergency_prefix: "/api".into(),
             default: "deny".into(),
@@ -556,9 +561,9 @@ impl Config {
             ));
         }
         let upstream = &self.gateway.upstream;
-        if !upstream.is_empty() && !upstream.starts_with("http://") {
+        if !upstream.is_empty() && !upstream.starts_with("http://") && !upstream.starts_with("https://") {
             problems.push(format!(
-                "gateway.upstream is {upstream:?}; give the API's base URL as http://host:port[/prefix]"
+                "gateway.upstream is {upstream:?}; give the API's base URL as http://host:port[/prefix] or https://host[:port][/prefix]"
             ));
         }
         if !self.gateway.emergency_prefix.starts_with('/') {

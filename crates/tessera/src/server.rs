@@ -95,7 +95,8 @@ pub async fn start(
     };
     let addr = listener.local_addr()?;
     let tls = crate::tls::server_config(&config)?;
-    let router = tessera_http::app(AppState::new(core.clone(), doors.clone()));
+    let state = AppState::new(core.clone(), doors.clone()).map_err(anyhow::Error::msg)?;
+    let router = tessera_http::app(state);
     let background = tessera_core::background::start(core.clone()).await;
     let (tx, rx) = oneshot::channel::<()>();
     let is_tls = tls.is_some();

@@ -439,10 +439,9 @@ async fn clients_sessions_and_the_audit_trail() {
 async fn metrics_need_an_administrator_unless_scraped_from_this_host() {
     use tower::ServiceExt;
     let server = server().await;
-    let app = tessera_http::app(tessera_http::AppState::new(
-        server.core().clone(),
-        server.doors().clone(),
-    ));
+    let app = tessera_http::app(
+        tessera_http::AppState::new(server.core().clone(), server.doors().clone()).unwrap(),
+    );
     let from = |ip: [u8; 4], token: Option<&str>| {
         let mut req = axum::http::Request::get("/metrics");
         if let Some(t) = token {

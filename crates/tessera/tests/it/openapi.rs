@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 
 /// Every path Tessera serves itself, each front door's included.
 const PATHS: &[&str] = &[
+    // the index (GET /), served while the gateway is off
+    "/",
     // oauth2 (seeds 000 and 003)
     "/api/oauth/token",
     "/auth/oauth",

@@ -78,29 +78,88 @@ async fn hang() -> &'static str {
     "too late"
 }
 
+/// The upstream's routes, recording every path into `record`.
+fn app(record: Arc<Mutex<Vec<String>>>) -> Router {
+    Router::new()
+        .route("/tenant", get(tenant))
+        .route("/upload", post(upload))
+        .route("/download", get(download))
+        .route("/slow", any(hang))
+        .route("/stall", get(stall))
+        .fallback(echo)
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: axum::middleware::Next| {
+                record.lock().unwrap().push(req.uri().path().to_owned());
+                next.run(req)
+            },
+        ))
+}
+
 impl Upstream {
     pub async fn start() -> Upstream {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        let app = Router::new()
-            .route("/tenant", get(tenant))
-            .route("/upload", post(upload))
-            .route("/download", get(download))
-            .route("/slow", any(hang))
-            .route("/stall", get(stall))
-            .fallback(echo)
-            .layer(axum::middleware::from_fn(
-                move |req: Request, next: axum::middleware::Next| {
-                    record.lock().unwrap().push(req.uri().path().to_owned());
-                    next.run(req)
-                },
-            ));
+        let app = app(seen.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Upstream { addr, seen, task }
+    }
+
+    /// The same API over HTTPS only, its certificate for `localhost`
+    /// signed by a CA made for it: the upstream and the CA's PEM. The
+    /// server name each TLS client asked for (SNI) is recorded in `seen`
+    /// as `sni:NAME` (`sni:` without one).
+    pub async fn start_tls() -> (Upstream, String) {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        use tower::ServiceExt;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Upstream Test CA");
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![leaf.der().clone()], key)
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let app = app(seen.clone());
+        let record = seen.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app, record) = (acceptor.clone(), app.clone(), record.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let sni = tls.get_ref().1.server_name().unwrap_or("").to_owned();
+                    record.lock().unwrap().push(format!("sni:{sni}"));
+                    let service =
+                        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                            app.clone().oneshot(req.map(Body::new))
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        (Upstream { addr, seen, task }, ca.pem())
     }
 
     /// The paths of the requests that reached it so far, as received.
