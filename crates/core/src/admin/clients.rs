@@ -210,8 +210,8 @@ impl Core {
     /// Changes a registered client (named in any spelling of its id): its
     /// grants, policy, roles, enabled state or secret, all checked before
     /// anything is written, then written in one transaction and audited
-    /// with what changed. A disabled client's tokens are refused like its
-    /// logins.
+    /// with what changed. A disabled client's logins and client_credentials
+    /// tokens are refused; users' tokens issued through it are not ended.
     ///
     /// Errors: [`AuthError::NotFound`] for an unknown client, policy or
     /// role; [`AuthError::InvalidInput`] for an empty change, an unknown

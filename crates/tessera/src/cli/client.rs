@@ -76,7 +76,8 @@ pub struct Update {
     /// Allow its logins and tokens again.
     #[arg(long, conflicts_with = "disable")]
     enable: bool,
-    /// Refuse its logins and every token issued through it.
+    /// Refuse its logins and its own client_credentials tokens (users'
+    /// tokens issued through it stay until they expire or are revoked).
     #[arg(long)]
     disable: bool,
     /// Drop its secret: a public client (refused with client_credentials).
