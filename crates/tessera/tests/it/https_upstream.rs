@@ -130,7 +130,7 @@ async fn without_a_ca_file_the_system_roots_decide_and_the_refusal_is_logged() {
     let mut child = cmd.spawn().unwrap();
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
+    let base = tokio::time::timeout(Duration::from_secs(90), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(url) = line.strip_prefix("tessera listening on ") {
                 return url.trim().trim_end_matches('/').to_owned();
@@ -142,7 +142,7 @@ async fn without_a_ca_file_the_system_roots_decide_and_the_refusal_is_logged() {
     .unwrap();
     let res = reqwest::Client::new()
         .get(format!("{base}/public/x"))
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
         .send()
         .await
         .unwrap();
