@@ -482,6 +482,7 @@ impl Config {
                      an optional leading \"*.\"; xn-- for other scripts) nor an IP address"
                 ));
             }
+        }
         if self.ldap.pool_size == 0 {
             problems.push("ldap.pool_size is 0; it must be at least 1 connection per directory".into());
         }
