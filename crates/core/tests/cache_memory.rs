@@ -4,6 +4,8 @@
 //! measurement per process (memory freed by one would be reused by the
 //! next), so this file holds one test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use tessera_core::cache::SessionCache;
 use tessera_model::session::TokenHash;
 use tessera_model::{ClientId, DomainId, Session, SessionId, Timestamp, TokenFormat, TokenKind, UserId};

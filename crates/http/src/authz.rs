@@ -154,10 +154,7 @@ mod tests {
             ("DELETE".into(), "/api/x")
         );
         let caddy = headers(&[("x-forwarded-method", "POST"), ("x-forwarded-uri", "/api/y")]);
-        assert_eq!(
-            original(&caddy, &Method::GET).unwrap(),
-            ("POST".into(), "/api/y")
-        );
+        assert_eq!(original(&caddy, &Method::GET).unwrap(), ("POST".into(), "/api/y"));
         let spoofed = headers(&[
             ("x-forwarded-method", "GET"),
             ("x-forwarded-uri", "/api/things"),

@@ -75,16 +75,17 @@ pub fn adopt(res: &Response, limit: usize) -> Option<(ApiError, Option<HeaderVal
     match res.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Some((ApiError::PayloadTooLarge(limit), None)),
         StatusCode::METHOD_NOT_ALLOWED => {
+            // The router sets `Allow` after this layer has seen the answer
+            // (axum adds it as the route's future completes), so the message
+            // points at the header rather than repeating it.
             let allow = res.headers().get(ALLOW).cloned();
-            let methods = allow
-                .as_ref()
-                .and_then(|a| a.to_str().ok())
-                .unwrap_or("another method")
-                .to_owned();
-            Some((
-                ApiError::MethodNotAllowed(format!("this path takes {methods}").into()),
-                allow,
-            ))
+            let message = match allow.as_ref().and_then(|a| a.to_str().ok()) {
+                Some(methods) => format!("this path takes only {methods} (see the Allow header)"),
+                None => {
+                    "this path does not take this method; the Allow header lists the ones it takes".to_owned()
+                }
+            };
+            Some((ApiError::MethodNotAllowed(message.into()), allow))
         }
         _ => None,
     }

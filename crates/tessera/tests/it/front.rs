@@ -168,3 +168,40 @@ async fn with_a_gateway_the_root_is_the_upstreams() {
     assert_eq!(seen["path"], "/", "{seen}");
     assert_eq!(upstream.seen(), vec!["/".to_owned()]);
 }
+
+/// A method a path does not take is a 405 naming the methods it does take
+/// in `Allow`, with a message saying so, at every kind of route: a door's
+/// own (OAuth2 JSON, ViPR XML), the admin API and the operator endpoints.
+#[tokio::test]
+async fn a_wrong_method_is_a_405_with_allow_and_a_message_at_every_door() {
+    let server = TestServer::start().await;
+    for (path, allowed) in [
+        ("/oauth/token", "POST"),
+        ("/login", "GET"),
+        ("/proxytoken", "GET"),
+        ("/v1/admin/users", "GET"),
+        ("/v1/auth/whoami", "GET"),
+        ("/healthz", "GET"),
+        ("/openapi.json", "GET"),
+    ] {
+        let res = server.client.delete(server.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 405, "DELETE {path}");
+        let allow = res
+            .headers()
+            .get("allow")
+            .unwrap_or_else(|| panic!("DELETE {path}: 405 without Allow"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            allow.split(',').any(|m| m.trim() == allowed),
+            "DELETE {path}: Allow {allow:?} lacks {allowed}"
+        );
+        assert!(!allow.contains("DELETE"), "DELETE {path}: Allow {allow:?}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("Allow header lists the ones it takes"),
+            "DELETE {path}: {body}"
+        );
+    }
+}
