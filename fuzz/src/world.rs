@@ -156,7 +156,7 @@ fn build() -> World {
         add_client(&core, PUBLIC_CLIENT, None).await.expect("client")
     });
     let doors = settings.doors.clone();
-    let app = tessera_http::app(AppState::new(core.clone(), doors.clone()));
+    let app = tessera_http::app(AppState::new(core.clone(), doors.clone()).expect("app state"));
     let document = rt.block_on(async {
         let res = app
             .clone()
