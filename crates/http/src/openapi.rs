@@ -44,10 +44,10 @@ switched off in the configuration is absent from this document.";
 #[openapi(
     info(title = "Tessera", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
     tags(
-        (name = "oauth2", description = "OAuth2 token endpoint (seeds 000 and 003), RFC 7009 revocation, RFC 7662 introspection, RFC 8414 metadata"),
-        (name = "header-login", description = "Basic-auth login with the token in X-SDS-AUTH-TOKEN (seed 001); XML unless the client accepts only JSON"),
-        (name = "domain-login", description = "JSON login with user, password and domain, token in X-Auth-Token (seed 002)"),
-        (name = "envelope-login", description = "JSON credential envelope buying a JWT bearer token (seed 004)"),
+        (name = "oauth2", description = "OAuth2 token endpoint (SimpliVity- and HCP-style), RFC 7009 revocation, RFC 7662 introspection, RFC 8414 metadata"),
+        (name = "header-login", description = "Basic-auth login with the token in X-SDS-AUTH-TOKEN (ViPR-style Basic login); XML unless the client accepts only JSON"),
+        (name = "domain-login", description = "JSON login with user, password and domain, token in X-Auth-Token (SDN-controller-style domain login)"),
+        (name = "envelope-login", description = "JSON credential envelope buying a JWT bearer token (OMIVV-style JWT envelope login)"),
         (name = "tessera", description = "Tessera's own token endpoints: forward auth, whoami, logout, password change"),
         (name = "admin", description = "Administration: the system admin role or the bootstrap admin token"),
         (name = "ops", description = "Liveness, readiness, metrics and this document"),
