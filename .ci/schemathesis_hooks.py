@@ -27,6 +27,7 @@ import itertools
 import json
 import os
 import re
+from urllib.parse import unquote, urlsplit
 import secrets
 import threading
 
@@ -224,7 +225,22 @@ def filter_failure(context, failure, case, response):
     if not ASCII_ONLY or getattr(failure, "code", None) not in DATA_RULE_FAILURES:
         return True
     parts = (case.path_parameters, case.query, case.headers, case.cookies, case.body)
+    sent_path = urlsplit(getattr(getattr(response, "request", None), "url", "") or "").path
+    if _CONTROL.search(unquote(sent_path)) or any(
+        _CONTROL.search(unquote(v)) for v in _strings(case.path_parameters or {})
+    ):
+        # No path parameter's schema admits a control character (every
+        # name pattern excludes them), so such a request is not
+        # schema-valid: the stateful phase fills a parameter its link left
+        # unresolved without the pattern (seen with ST_SEED=363929006:
+        # `DELETE /v1/admin/users/local/...%0C.../sessions`). The server's
+        # 400 naming the character is the documented answer. Link-filled
+        # values arrive percent-encoded, hence both forms.
+        return False
     return all(_ascii(p) for p in parts)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # Formats the document names for values no regular expression states (an
