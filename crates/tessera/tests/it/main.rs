@@ -12,6 +12,7 @@ mod admin;
 mod atomic;
 
 mod cli;
+mod cli_first_hour;
 mod cluster;
 mod config_checks;
 mod connections;
