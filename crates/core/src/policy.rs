@@ -227,10 +227,9 @@ impl Policy {
         let Some(who) = who else {
             return Decision::Unauthenticated;
         };
-        let roles = who.subject.role_names();
         let ok = rule.allow.iter().any(|a| match a {
             Allow::Anonymous | Allow::Authenticated => true,
-            Allow::Role(r) => roles.contains(&r.as_str()),
+            Allow::Role(r) => who.subject.has_role(r),
             Allow::Scope(s) => scope::has(who.scope(), s),
         });
         if ok {
@@ -373,10 +372,7 @@ mod tests {
         };
         Identity {
             session: Some(Arc::new(CachedSession::new(session))),
-            subject: Subject::Client(Arc::new(ClientState {
-                client,
-                roles: grants,
-            })),
+            subject: Subject::Client(Arc::new(ClientState::new(client, grants))),
         }
     }
 

@@ -453,7 +453,7 @@ impl Core {
             return Ok(None);
         };
         let roles = self.store.roles_of_user(id).await?;
-        let state = Arc::new(UserState { user, roles });
+        let state = Arc::new(UserState::new(user, roles));
         self.cache.put_user(state.clone(), generation);
         Ok(Some(state))
     }
@@ -501,7 +501,7 @@ impl Core {
             return Ok(None);
         };
         let roles = self.store.roles_of_client(id).await?;
-        let state = Arc::new(ClientState { client, roles });
+        let state = Arc::new(ClientState::new(client, roles));
         self.cache.put_client(state.clone(), generation);
         Ok(Some(state))
     }

@@ -119,7 +119,7 @@ pub fn add_identity(headers: &mut HeaderMap, who: &Identity) {
     if let Subject::User { domain, .. } = &who.subject {
         set(DOMAIN_NAME, &domain.domain.name);
     }
-    set(ROLES_NAME, &who.subject.role_names().join(","));
+    set(ROLES_NAME, who.subject.role_names_joined());
     set(SCOPE_NAME, who.scope());
 }
 

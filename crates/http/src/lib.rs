@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod authz;
+pub mod deadline;
 pub mod doors;
 pub mod error;
 pub mod extract;
@@ -25,7 +26,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tessera_core::Core;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,9 +38,14 @@ pub struct ConnInfo {
     pub tls: bool,
 }
 
-/// The state every handler shares.
+/// The state every handler shares: one `Arc`, so the copy each handler
+/// takes (axum clones the state into every call) is one atomic increment,
+/// not one per field on a cache line both cores fight over.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] points at.
+pub struct Shared {
     pub core: Arc<Core>,
     /// The `[doors]` tables: the core never sees them.
     pub doors: Arc<doors::DoorsConfig>,
@@ -49,7 +54,14 @@ pub struct AppState {
     /// `/openapi.json`, set once `app` has collected every route (state,
     /// not a request extension: an extension layer would touch every
     /// request for the sake of one route).
-    pub openapi: Arc<OnceLock<openapi::Published>>,
+    pub openapi: OnceLock<openapi::Published>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -57,12 +69,12 @@ impl AppState {
     /// file of an HTTPS upstream), in words naming the setting.
     pub fn new(core: Arc<Core>, doors: Arc<doors::DoorsConfig>) -> Result<Self, String> {
         let gateway = gateway::Gateway::new(&core.config().gateway)?.map(Arc::new);
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             core,
             doors,
             gateway,
-            openapi: Arc::default(),
-        })
+            openapi: OnceLock::new(),
+        })))
     }
 }
 
@@ -105,10 +117,7 @@ pub fn app(state: AppState) -> Router {
     // every request. The timeout is outermost, as before.
     let own = router.layer(
         tower::ServiceBuilder::new()
-            .layer(TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                timeout,
-            ))
+            .layer(deadline::DeadlineLayer::new(timeout))
             .map_response(move |res| no_store(res, limit)),
     );
     Router::new()

@@ -231,7 +231,7 @@ impl Core {
             return Err(AuthError::DomainDisabled);
         }
         let roles: Vec<RoleGrant> = self.store.roles_of_user(&user.id).await?;
-        let state = Arc::new(UserState { user, roles });
+        let state = Arc::new(UserState::new(user, roles));
         self.cache.put_user(state.clone(), generation);
         Ok(Authenticated {
             user: state,
