@@ -1,10 +1,14 @@
 //! Group commit for the writes on the token path. Issuing and rotating
 //! tokens arrive many at a time; `write_batch` lands a whole batch in one
-//! transaction of five statements whatever its size: the rows travel as
-//! one JSON array per table (`json_each` on SQLite, `jsonb_array_elements`
-//! on PostgreSQL), so each statement is prepared once and every batch is
-//! a handful of round trips. Every job still gets its own outcome, and
-//! nothing is answered before its commit.
+//! transaction of a few statements whatever its size: the rows of a table
+//! travel as multi-row `VALUES` lists of bound parameters, in chunks of 32,
+//! 16, 8, 4, 2 and 1 rows (a batch's binary digits), so each table has at
+//! most six statement shapes, each prepared once per connection, and a
+//! batch of n rows is at most six statements per table. (Rows used to
+//! travel as one JSON array, unpacked by `json_each`: SQLite re-parsed each
+//! row's JSON for every column, which cost more than the inserts.) Every
+//! job still gets its own outcome, and nothing is answered before its
+//! commit.
 
 use crate::invalidations::{insert_invalidation, Invalidation};
 use crate::sessions::{hex, insert_session, LiveRow, LiveSessionInfo, LIVE_ACCESS_SQL};
@@ -79,16 +83,12 @@ pub enum WriteOutcome {
     Rotate(RotateOutcome),
 }
 
-/// The statements of a batch, per backend: the rows arrive as one JSON
-/// array of arrays, in `SESSION_COLUMNS` / `AUDIT_COLUMNS` order.
+/// The statements run around a batch's transaction, per backend.
 struct BatchSql {
     /// Run on the writer connection before the batch's transaction, and
     /// `restore` after it (SQLite: `synchronous` NORMAL for the batch only).
     relax: Option<&'static str>,
     restore: Option<&'static str>,
-    rotate: &'static str,
-    sessions: &'static str,
-    audit: &'static str,
 }
 
 /// The writer connection while a token batch runs relaxed: unless the
@@ -118,79 +118,134 @@ impl<DB: sqlx::Database> Drop for Relaxed<DB> {
 const SQLITE_BATCH: BatchSql = BatchSql {
     relax: Some("PRAGMA synchronous = NORMAL"),
     restore: Some("PRAGMA synchronous = FULL"),
-    rotate: "UPDATE sessions SET previous_hash = token_hash, token_hash = unhex(j.value->>1),
-               expires_at = j.value->>2, last_used_at = ?1
-             FROM (SELECT value FROM json_each(?2)) AS j
-             WHERE sessions.id = j.value->>0 AND sessions.token_hash = unhex(j.value->>3)
-               AND sessions.kind = 'refresh' AND sessions.revoked_at IS NULL
-             RETURNING sessions.id",
-    sessions: "INSERT INTO sessions (id, token_hash, kind, format, user_id, client_id, domain_id, door, policy,
-                 scope, family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at,
-                 revoke_reason)
-               SELECT r->>0, unhex(r->>1), r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9, r->>10,
-                 r->>11, r->>12, r->>13, r->>14, r->>15, r->>16, r->>17
-               FROM (SELECT value AS r FROM json_each(?1))",
-    audit: "INSERT INTO audit_events (at, kind, actor, subject, subject_name, domain, door, detail)
-            SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7 FROM (SELECT value AS r FROM json_each(?1))",
 };
 
 const POSTGRES_BATCH: BatchSql = BatchSql {
     relax: None,
     restore: None,
-    rotate: "UPDATE sessions SET previous_hash = sessions.token_hash, token_hash = decode(j.value->>1, 'hex'),
-               expires_at = (j.value->>2)::bigint, last_used_at = $1
-             FROM jsonb_array_elements($2::jsonb) AS j(value)
-             WHERE sessions.id = j.value->>0 AND sessions.token_hash = decode(j.value->>3, 'hex')
-               AND sessions.kind = 'refresh' AND sessions.revoked_at IS NULL
-             RETURNING sessions.id",
-    sessions: "INSERT INTO sessions (id, token_hash, kind, format, user_id, client_id, domain_id, door, policy,
-                 scope, family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at,
-                 revoke_reason)
-               SELECT r->>0, decode(r->>1, 'hex'), r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9,
-                 r->>10, (r->>11)::bigint, (r->>12)::bigint, (r->>13)::bigint, (r->>14)::bigint,
-                 (r->>15)::bigint, (r->>16)::bigint, r->>17
-               FROM jsonb_array_elements($1::jsonb) AS r",
-    audit: "INSERT INTO audit_events (at, kind, actor, subject, subject_name, domain, door, detail)
-            SELECT (r->>0)::bigint, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7
-            FROM jsonb_array_elements($1::jsonb) AS r",
 };
 
-/// A session as one JSON row of the batch insert.
-fn session_row(s: &Session) -> serde_json::Value {
-    serde_json::json!([
-        s.id.as_str(),
-        s.token_hash.map(|h| hex(&h)).unwrap_or_default(),
-        s.kind.as_str(),
-        s.format.as_str(),
-        s.user_id.as_ref().map(UserId::as_str),
-        s.client_id.as_ref().map(|c| c.as_str()),
-        s.domain_id.as_ref().map(|d| d.as_str()),
-        s.door,
-        s.policy,
-        s.scope,
-        s.family_id.as_ref().map(SessionId::as_str),
-        s.auth_time.0,
-        s.created_at.0,
-        s.last_used_at.0,
-        s.expires_at.map(|t| t.0),
-        s.idle_timeout_ms,
-        s.revoked_at.map(|t| t.0),
-        s.revoke_reason,
-    ])
+/// The most rows one statement carries; a larger batch takes several.
+const CHUNK_MAX: usize = 32;
+
+/// Splits `rows` into chunks of 32, 16, 8, 4, 2 and 1 rows (largest
+/// first), so statements come in at most six shapes per table.
+fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= CHUNK_MAX {
+            CHUNK_MAX
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
-/// An audit event as one JSON row of the batch insert.
-fn audit_row(e: &NewAuditEvent) -> serde_json::Value {
-    serde_json::json!([
-        e.at.0,
-        e.kind.as_str(),
-        e.actor,
-        e.subject,
-        e.subject_name,
-        e.domain,
-        e.door,
-        e.detail
-    ])
+/// The columns of `sessions` a batch writes, in bind order.
+const SESSION_COLUMNS: &str = "INSERT INTO sessions (id, token_hash, kind, format, user_id, client_id, domain_id, door, \
+    policy, scope, family_id, auth_time, created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, revoke_reason) ";
+
+/// The insert of one chunk of sessions. A session without a token hash
+/// (none is ever written so) stores an empty one, as before.
+fn insert_sessions<'a, DB>(chunk: &[&'a Session]) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::<DB>::new(SESSION_COLUMNS);
+    q.push_values(chunk, |mut b, s| {
+        let hash: &[u8] = s.token_hash.as_ref().map_or(&[], |h| &h.0[..]);
+        b.push_bind(s.id.as_str())
+            .push_bind(hash)
+            .push_bind(s.kind.as_str())
+            .push_bind(s.format.as_str())
+            .push_bind(s.user_id.as_ref().map(UserId::as_str))
+            .push_bind(s.client_id.as_ref().map(|c| c.as_str()))
+            .push_bind(s.domain_id.as_ref().map(|d| d.as_str()))
+            .push_bind(s.door.as_str())
+            .push_bind(s.policy.as_str())
+            .push_bind(s.scope.as_str())
+            .push_bind(s.family_id.as_ref().map(SessionId::as_str))
+            .push_bind(s.auth_time.0)
+            .push_bind(s.created_at.0)
+            .push_bind(s.last_used_at.0)
+            .push_bind(s.expires_at.map(|t| t.0))
+            .push_bind(s.idle_timeout_ms)
+            .push_bind(s.revoked_at.map(|t| t.0))
+            .push_bind(s.revoke_reason.as_deref());
+    });
+    q
+}
+
+/// The append of one chunk of audit events.
+fn insert_audit_events<'a, DB>(chunk: &[&'a NewAuditEvent]) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::<DB>::new(
+        "INSERT INTO audit_events (at, kind, actor, subject, subject_name, domain, door, detail) ",
+    );
+    q.push_values(chunk, |mut b, e| {
+        b.push_bind(e.at.0)
+            .push_bind(e.kind.as_str())
+            .push_bind(e.actor.as_deref())
+            .push_bind(e.subject.as_deref())
+            .push_bind(e.subject_name.as_deref())
+            .push_bind(e.domain.as_deref())
+            .push_bind(e.door.as_deref())
+            .push_bind(e.detail.as_str());
+    });
+    q
+}
+
+/// The rotation of one chunk of refresh sessions: each moves from its
+/// presented token to its next one where the presented token is still its
+/// current one (and the session a live refresh session). It returns the
+/// ids that moved.
+fn rotate_sessions<'a, DB>(chunk: &[&'a Rotation], now: Timestamp) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    // The rows as a CTE, and the sessions found by id through the primary
+    // key: as `UPDATE ... FROM (VALUES ...)`, SQLite's planner scanned the
+    // whole sessions table for every batch.
+    let mut q = sqlx::QueryBuilder::<DB>::new("WITH j (id, next, expires, presented) AS (");
+    q.push_values(chunk, |mut b, r| {
+        b.push_bind(r.session.as_str())
+            .push_bind(&r.next.0[..])
+            .push_bind(r.expires_at.map(|t| t.0))
+            .push_bind(&r.presented.0[..]);
+    });
+    q.push(
+        ") UPDATE sessions SET previous_hash = sessions.token_hash, \
+           token_hash = (SELECT j.next FROM j WHERE j.id = sessions.id), \
+           expires_at = (SELECT j.expires FROM j WHERE j.id = sessions.id), \
+           last_used_at = ",
+    );
+    q.push_bind(now.0);
+    q.push(
+        " WHERE sessions.id IN (SELECT j.id FROM j) \
+           AND sessions.token_hash = (SELECT j.presented FROM j WHERE j.id = sessions.id) \
+           AND sessions.kind = 'refresh' AND sessions.revoked_at IS NULL RETURNING sessions.id",
+    );
+    q
 }
 
 impl Store {
@@ -267,18 +322,11 @@ impl Store {
             .unwrap_or(Timestamp(0));
         // A session rotated twice in one batch (the same token presented
         // twice at once): only its first rotation may win.
-        let mut rotating: Vec<&str> = Vec::new();
-        let mut rotation_rows: Vec<serde_json::Value> = Vec::new();
+        let mut rotations: Vec<&Rotation> = Vec::new();
         for job in jobs {
             if let WriteJob::Rotate { rotation: r, .. } = job {
-                if !rotating.contains(&r.session.as_str()) {
-                    rotating.push(r.session.as_str());
-                    rotation_rows.push(serde_json::json!([
-                        r.session.as_str(),
-                        hex(&r.next),
-                        r.expires_at.map(|t| t.0),
-                        hex(&r.presented)
-                    ]));
+                if !rotations.iter().any(|o| o.session == r.session) {
+                    rotations.push(r);
                 }
             }
         }
@@ -297,13 +345,12 @@ impl Store {
                     sqlx::query(relax).execute(&mut *held.conn).await?;
                 }
                 let mut tx = sqlx::Connection::begin(&mut *held.conn).await?;
-                // 1. Rotate every refresh session, in one statement.
+                // 1. Rotate every refresh session.
                 let mut retired: HashSet<String> = HashSet::new();
-                if !rotation_rows.is_empty() {
-                    let rows = serde_json::Value::Array(rotation_rows.clone()).to_string();
-                    let rotated: Vec<String> =
-                        sqlx::query_scalar(sql.rotate).bind(latest.0).bind(rows).fetch_all(&mut *tx).await?;
-                    retired.extend(rotated);
+                for chunk in chunks(&rotations) {
+                    let mut q = rotate_sessions(chunk, latest);
+                    let moved: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                    retired.extend(moved);
                 }
                 // 2. Decide each job; cap checks see everything before them.
                 let mut outcomes = Vec::with_capacity(jobs.len());
@@ -371,14 +418,12 @@ impl Store {
                         }
                     }
                 }
-                // 3. The remaining sessions and all audit events, one statement each.
-                if !pending.is_empty() {
-                    let rows = serde_json::Value::Array(pending.iter().map(|s| session_row(s)).collect()).to_string();
-                    sqlx::query(sql.sessions).bind(rows).execute(&mut *tx).await?;
+                // 3. The remaining sessions and all audit events.
+                for chunk in chunks(&pending) {
+                    insert_sessions(chunk).build().execute(&mut *tx).await?;
                 }
-                if !events.is_empty() {
-                    let rows = serde_json::Value::Array(events.iter().map(|e| audit_row(e)).collect()).to_string();
-                    sqlx::query(sql.audit).bind(rows).execute(&mut *tx).await?;
+                for chunk in chunks(&events) {
+                    insert_audit_events(chunk).build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 if let Some(restore) = sql.restore {
@@ -400,36 +445,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_model::{TokenFormat, TokenKind};
 
     #[test]
-    fn rows_carry_every_column_in_order_with_nulls() {
-        let s = Session {
-            id: SessionId::from_bytes([1; 16]),
-            token_hash: Some(TokenHash([0xab; 32])),
-            kind: TokenKind::Access,
-            format: TokenFormat::Opaque,
-            user_id: None,
-            client_id: None,
-            domain_id: None,
-            door: "oauth2".into(),
-            policy: "p".into(),
-            scope: "read".into(),
-            family_id: None,
-            auth_time: Timestamp(1),
-            created_at: Timestamp(2),
-            last_used_at: Timestamp(3),
-            expires_at: None,
-            idle_timeout_ms: Some(600_000),
-            revoked_at: None,
-            revoke_reason: None,
-            previous_hash: None,
-        };
-        let row = session_row(&s);
-        let row = row.as_array().unwrap();
-        assert_eq!(row.len(), 18);
-        assert_eq!(row[1], "ab".repeat(32));
-        assert!(row[4].is_null());
-        assert_eq!(row[15], 600_000);
+    fn a_batch_goes_out_in_chunks_of_its_binary_digits() {
+        let sizes = |n: usize| chunks(&vec![0u8; n]).map(<[u8]>::len).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(37), vec![32, 4, 1]);
+        assert_eq!(sizes(63), vec![32, 16, 8, 4, 2, 1]);
+        assert_eq!(sizes(70), vec![32, 32, 4, 2]);
+        // Every row once, in order.
+        let rows: Vec<usize> = (0..45).collect();
+        assert_eq!(chunks(&rows).flatten().copied().collect::<Vec<_>>(), rows);
     }
 }

@@ -190,7 +190,13 @@ impl LiveRow {
 
 /// Lowercase hex of a token hash (the invalidation log's form).
 pub fn hex(h: &TokenHash) -> String {
-    h.0.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in h.0 {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 #[derive(sqlx::FromRow)]

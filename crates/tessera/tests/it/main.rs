@@ -39,6 +39,7 @@ mod openapi;
 mod password_policy;
 mod paths;
 mod proxies;
+mod refresh_race;
 mod safe_start;
 mod staleness;
 mod tls;
