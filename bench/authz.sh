@@ -8,7 +8,8 @@
 # `X-Original-Method`/`X-Original-URI`. Tessera finds the token in its
 # session cache, applies the rules and answers 200 with identity headers;
 # bare looks the token up in a HashMap and answers 200 with the same
-# identity headers. Rounds interleave (bare, Tessera, bare, ...): each
+# headers Tessera's answer carries (user, roles, domain, scope and the
+# cache headers; until 2026-11-30 it sent user and roles only). Rounds interleave (bare, Tessera, bare, ...): each
 # Tessera take is compared with the mean of the bare takes around it and
 # the verdict is on the median of those ratios.
 source "$(dirname "$0")/lib.sh"
@@ -30,7 +31,11 @@ ORIGINAL=(-H "X-Original-Method: GET" -H "X-Original-URI: /api/hosts")
 headers="$(curl -s --max-time 10 -o /dev/null -D - -H "Authorization: Bearer $TOKEN" \
   "${ORIGINAL[@]}" "http://$ADDR/v1/authz" | tr -d '\r')"
 grep -q '^HTTP/[0-9.]* 200' <<<"$headers" || { echo "Tessera's /v1/authz refused the token:" >&2; echo "$headers" >&2; exit 1; }
-bare_tokens "$TOKEN $(sed -n 's/^x-tessera-user: *//Ip' <<<"$headers") $(sed -n 's/^x-tessera-roles: *//Ip' <<<"$headers")"
+# The yardstick answers with the same headers as Tessera: user and roles,
+# and the rest of Tessera's answer (domain, scope, Cache-Control, Pragma),
+# so both put the same bytes on the wire.
+more="$(grep -iE '^(x-tessera-(domain|scope)|cache-control|pragma):' <<<"$headers" | sed 's/^/ | /' | tr -d '\n')"
+bare_tokens "$TOKEN $(sed -n 's/^x-tessera-user: *//Ip' <<<"$headers") $(sed -n 's/^x-tessera-roles: *//Ip' <<<"$headers")$more"
 expect_200 "http://$BARE_ADDR/v1/authz" "Authorization: Bearer $TOKEN"
 
 authz() { run_wrk -c "$CONNS" -H "Authorization: Bearer $TOKEN" "${ORIGINAL[@]}" "http://$1/v1/authz"; }

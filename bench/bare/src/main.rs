@@ -26,7 +26,10 @@
 //!
 //! ADDR is `PORT` or `HOST:PORT` (host defaults to 127.0.0.1; port 0 picks
 //! a free one). Once listening it prints `bare listening on http://HOST:PORT`.
-//! TOKENS_FILE has one `TOKEN USER [ROLE,ROLE...]` a line. It is read once,
+//! TOKENS_FILE has one `TOKEN USER [ROLE,ROLE...]` a line, optionally
+//! followed by ` | name: value` for each further header to answer with
+//! (bench/authz.sh passes the rest of Tessera's own answer: domain, scope,
+//! cache headers). It is read once,
 //! after the port is bound, and may be a FIFO: bench/gateway.sh starts this
 //! server before Tessera (whose upstream it is) and writes the token Tessera
 //! mints into the FIFO afterwards. Until the file has been read, /v1/authz
@@ -34,7 +37,7 @@
 //! `OnceLock::get` (one atomic load) and a `HashMap::get`.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -48,6 +51,10 @@ use std::time::{Duration, Instant};
 struct Identity {
     user: String,
     roles: String,
+    /// The rest of what Tessera's answer carries for this token (its other
+    /// identity headers and its cache headers), so that the yardstick's
+    /// answer is the same bytes as Tessera's.
+    more: Vec<(HeaderName, String)>,
 }
 
 type Tokens = Arc<OnceLock<HashMap<String, Identity>>>;
@@ -83,6 +90,11 @@ async fn authz(State(tokens): State<Tokens>, headers: HeaderMap) -> Response {
     }
     if let Ok(v) = HeaderValue::from_str(&who.roles) {
         h.insert("x-tessera-roles", v);
+    }
+    for (name, value) in &who.more {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name.clone(), v);
+        }
     }
     res
 }
@@ -257,11 +269,20 @@ async fn serve(args: Vec<String>) {
         let map: HashMap<String, Identity> = text
             .lines()
             .filter_map(|line| {
-                let mut f = line.split_whitespace();
+                // `TOKEN USER ROLES[ | name: value | name: value...]`
+                let (head, tail) = line.split_once(" | ").unwrap_or((line, ""));
+                let mut f = head.split_whitespace();
                 let token = f.next()?.to_owned();
                 let user = f.next()?.to_owned();
                 let roles = f.next().unwrap_or("").to_owned();
-                Some((token, Identity { user, roles }))
+                let more = tail
+                    .split(" | ")
+                    .filter_map(|h| {
+                        let (name, value) = h.split_once(':')?;
+                        Some((HeaderName::from_bytes(name.trim().as_bytes()).ok()?, value.trim().to_owned()))
+                    })
+                    .collect();
+                Some((token, Identity { user, roles, more }))
             })
             .collect();
         eprintln!("bare: {} token(s) loaded", map.len());
