@@ -22,7 +22,7 @@ PEERS="$BENCH/.peers"
 if [ ! -d "$PEERS/node_modules/oidc-provider" ]; then
   echo "== installing oidc-provider (npm) into $PEERS" >&2
   mkdir -p "$PEERS"
-  (cd "$PEERS" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund oidc-provider >/dev/null)
+  (cd "$PEERS" && { [ -f package.json ] || echo '{"name": "tessera-bench-peers", "private": true}' >package.json; } && npm install --no-audit --no-fund oidc-provider >/dev/null)
 fi
 cp "$BENCH/peer-oidc.mjs" "$PEERS/"
 build_all
