@@ -152,11 +152,20 @@ async fn without_a_ca_file_the_system_roots_decide_and_the_refusal_is_logged() {
         .unwrap()
         .to_owned();
     assert!(message.contains("not trusted"), "{message}");
-    let _ = child.kill().await;
-    let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(
+    // The log line is written by the logging thread, maybe a moment after
+    // the answer: wait for it (at most 5 s) before stopping the server.
+    let wanted = |logged: &str| {
         logged.contains("upstream TLS failed")
-            && logged.contains(&format!("localhost:{}", upstream.addr.port())),
-        "{logged}"
-    );
+            && logged.contains(&format!("localhost:{}", upstream.addr.port()))
+    };
+    let mut logged = String::new();
+    for _ in 0..100 {
+        logged = std::fs::read_to_string(&log).unwrap();
+        if wanted(&logged) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill().await;
+    assert!(wanted(&logged), "{logged}");
 }
