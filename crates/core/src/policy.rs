@@ -62,7 +62,9 @@ impl Rule {
 
 #[derive(Debug, Default, Clone)]
 struct Node {
-    literal: HashMap<String, Node>,
+    /// Built from the configuration only, so the hash needs no defence
+    /// against chosen keys (lookups cannot grow it): foldhash, not SipHash.
+    literal: HashMap<String, Node, foldhash::fast::RandomState>,
     param: Option<Box<Node>>,
     /// Rules whose pattern ends here.
     rules: Vec<Rule>,
