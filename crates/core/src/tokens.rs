@@ -289,7 +289,10 @@ impl Core {
                     self.metrics.refused_from_cache();
                     return Err(refusal_error(why));
                 }
-                match self.load_session(hash).await? {
+                // Boxed, as every store wait on this path: a check the
+                // cache answers builds and moves a future of a few hundred
+                // bytes instead of one sized for the store's.
+                match Box::pin(self.load_session(hash)).await? {
                     Some(s) => s,
                     None => return Err(self.refuse_for_good(hash, Refused::Unknown)),
                 }
@@ -343,7 +346,7 @@ impl Core {
         // Read before the store, so an invalidation that lands meanwhile
         // keeps this fill out of the cache.
         let generation = self.cache.generation();
-        let fresh = self.store.find_session(&cached.id()).await?;
+        let fresh = Box::pin(self.store.find_session(&cached.id())).await?;
         let Some(fresh) = fresh.filter(|f| f.last_used_at.plus(idle) > now && f.revoked_at.is_none()) else {
             return Err(AuthError::Idle);
         };
@@ -448,6 +451,12 @@ impl Core {
         if let Some(u) = self.cache.user(id) {
             return Ok(Some(u));
         }
+        // Boxed: the store's future lives on the heap only when it runs,
+        // so a cached check moves a small future (see `validate`).
+        Box::pin(self.user_from_store(id)).await
+    }
+
+    async fn user_from_store(&self, id: &UserId) -> AuthResult<Option<Arc<UserState>>> {
         let generation = self.cache.generation();
         let Some(user) = self.store.find_user(id).await? else {
             return Ok(None);
@@ -465,6 +474,10 @@ impl Core {
         if let Some(d) = self.cache.domain(id) {
             return Ok(Some(d));
         }
+        Box::pin(self.domain_from_store(id)).await
+    }
+
+    async fn domain_from_store(&self, id: &tessera_model::DomainId) -> AuthResult<Option<Arc<DomainState>>> {
         let generation = self.cache.generation();
         let Some(domain) = self.store.find_domain(id).await? else {
             return Ok(None);
@@ -496,6 +509,10 @@ impl Core {
         if let Some(c) = self.cache.client(id) {
             return Ok(Some(c));
         }
+        Box::pin(self.client_from_store(id)).await
+    }
+
+    async fn client_from_store(&self, id: &ClientId) -> AuthResult<Option<Arc<ClientState>>> {
         let generation = self.cache.generation();
         let Some(client) = self.store.find_client(id.as_str()).await? else {
             return Ok(None);
