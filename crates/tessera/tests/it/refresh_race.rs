@@ -11,7 +11,7 @@
 //!   batch that mixed rows up would hand a login another's token, or
 //!   refuse it).
 
-use crate::harness::{backends, Options, TestServer, ADMIN_PASSWORD};
+use crate::harness::{backends, Backend, Node, Options, TestServer, ADMIN_PASSWORD};
 use futures_util::future::join_all;
 use serde_json::Value;
 
@@ -49,17 +49,23 @@ async fn login(server: &TestServer) -> String {
         .to_owned()
 }
 
+/// Two nodes on one store of `backend`, with the public client `cli`.
+async fn two_nodes(backend: Backend) -> (TestServer, Node) {
+    let a = TestServer::start_with(Options {
+        backend,
+        ..Default::default()
+    })
+    .await;
+    a.add_client("cli", None, &["password", "refresh_token"], &[])
+        .await;
+    let b = a.peer().await;
+    (a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refresh_token_presented_at_once_on_two_nodes_is_rotated_once() {
     for backend in backends() {
-        let a = TestServer::start_with(Options {
-            backend,
-            ..Default::default()
-        })
-        .await;
-        a.add_client("cli", None, &["password", "refresh_token"], &[])
-            .await;
-        let b = a.peer().await;
+        let (a, b) = two_nodes(backend).await;
         let (base_a, base_b) = (a.url(""), b.url(""));
         for round in 0..3 {
             let token = login(&a).await;
@@ -91,14 +97,7 @@ async fn a_refresh_token_presented_at_once_on_two_nodes_is_rotated_once() {
 async fn many_logins_rotating_at_once_on_two_nodes_each_get_their_own_next_token() {
     const LOGINS: usize = 40;
     for backend in backends() {
-        let a = TestServer::start_with(Options {
-            backend,
-            ..Default::default()
-        })
-        .await;
-        a.add_client("cli", None, &["password", "refresh_token"], &[])
-            .await;
-        let b = a.peer().await;
+        let (a, b) = two_nodes(backend).await;
         let (base_a, base_b) = (a.url(""), b.url(""));
         let mut tokens = Vec::new();
         for _ in 0..LOGINS {
