@@ -12,6 +12,11 @@ impl Core {
     /// password or a token from a password login within `recent_auth`. Every other session of the user ends
     /// (proxy tokens excepted: they are scripts' credentials, revoked
     /// explicitly).
+    ///
+    /// Errors: [`AuthError::StateConflict`] for a user of an LDAP domain
+    /// (the directory holds the password); `Forbidden` for a read-only
+    /// token, a wrong current password or a stale login; the policy's
+    /// `InvalidInput`; the store's.
     pub async fn change_own_password(
         &self,
         who: &Identity,
@@ -32,7 +37,7 @@ impl Core {
             )));
         }
         if domain.domain.source != IdentitySource::Local {
-            return Err(AuthError::InvalidInput(format!(
+            return Err(AuthError::StateConflict(format!(
                 "users of domain {:?} change their password in the directory",
                 domain.domain.name
             )));

@@ -41,9 +41,10 @@ struct PasswordChange {
     request_body = PasswordChange,
     responses(
         (status = 200, description = "Changed", body = Message),
-        (status = 400, description = "Bad body, weak password, or a directory user", body = crate::error::ErrorBody),
+        (status = 400, description = "Bad body or weak password", body = crate::error::ErrorBody),
         (status = 401, description = "No valid token", body = crate::error::ErrorBody),
         (status = 403, description = "Wrong current password, a stale login, a read-only token, or not a user's token", body = crate::error::ErrorBody),
+        (status = 409, description = "A directory (LDAP) user: the password is changed in the directory", body = crate::error::ErrorBody),
         (status = 415, description = "The body is not JSON", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []), ("x_auth_token" = []), ("x_sds_auth_token" = []), ("x_sds_auth_token_cookie" = [])),

@@ -77,6 +77,13 @@ impl Core {
         Ok((d, u))
     }
 
+    /// Creates a local user; a generated password when `new.password` is
+    /// `None` (returned once, in the result).
+    ///
+    /// Errors: `InvalidInput` for a name, text or password the rules
+    /// refuse; `NotFound` for the domain or a role; `Conflict` when the
+    /// user exists; [`AuthError::StateConflict`] for an LDAP domain (its
+    /// users come from the directory); the store's.
     pub async fn user_add(&self, actor: &Actor, new: NewUser) -> AuthResult<CreatedUser> {
         let name = names::canonical_name(names::NameKind::User, &new.name)?;
         if let Some(cn) = &new.common_name {
@@ -87,7 +94,7 @@ impl Core {
         }
         let domain = self.domain_named(new.domain.as_deref()).await?;
         if domain.source != IdentitySource::Local {
-            return Err(AuthError::InvalidInput(format!(
+            return Err(AuthError::StateConflict(format!(
                 "domain {:?} takes its users from a directory; add them there",
                 domain.name
             )));

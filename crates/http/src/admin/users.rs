@@ -120,9 +120,9 @@ struct UserCreate {
     request_body = UserCreate,
     responses(
         (status = 201, description = "Created (`Cache-Control: no-store`: a generated password is in it)", body = UserCreated),
-        (status = 400, description = "Bad body, name or password; a directory's domain", body = ErrorBody),
+        (status = 400, description = "Bad body, name or password", body = ErrorBody),
         (status = 404, description = "No such domain or role", body = ErrorBody),
-        (status = 409, description = "The user exists", body = ErrorBody),
+        (status = 409, description = "The user exists; or the domain takes its users from a directory (LDAP)", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         AdminRefusal,
     ),

@@ -309,6 +309,37 @@ async fn ldap_users_log_in_through_every_door_with_both_bind_styles() {
         // an anonymous bind, which slapd accepts).
         let res = oauth2(&server, "corp", "alice", "").await;
         assert_ne!(res.status(), 200);
+
+        // What the directory owns cannot be changed here. The request is
+        // well formed; the domain's state refuses it: 409 Conflict, not
+        // 400 (which says "fix your request"), at every door to it.
+        for domain in ["corp", "dir"] {
+            let res = server
+                .client
+                .post(server.url("/v1/admin/users"))
+                .bearer_auth(&admin)
+                .json(&json!({"name": "carol", "domain": domain, "password": "Carol-Sings-Loud-9"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::CONFLICT, "user add in {domain}");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["message"].as_str().unwrap().contains("directory"), "{body}");
+        }
+        let alice = oauth2_token(&server, "corp", "alice", ALICE_PASSWORD).await;
+        let res = server
+            .client
+            .post(server.url("/v1/users/me/password"))
+            .bearer_auth(&alice)
+            .json(&json!({"current_password": ALICE_PASSWORD, "password": "Alice-Sings-Loud-9"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::CONFLICT,
+            "password change of a directory user"
+        );
         server.halt().await;
     }
 }
