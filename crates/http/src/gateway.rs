@@ -235,7 +235,7 @@ impl HttpBody for Upload {
 /// The response body on its way down: fails (and so ends the response to
 /// the client early) when nothing moves for `timeout`.
 struct Download {
-    inner: hyper::body::Incoming,
+    inner: crate::pool::Pooled,
     progress: Progress,
     timeout: Duration,
     /// Armed only while the upstream keeps the gateway waiting.
@@ -294,8 +294,8 @@ async fn answer(
     gw: &Gateway,
     request: Request,
     progress: &Progress,
-) -> Option<Result<hyper::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>> {
-    let response = gw.upstream.client.request(request);
+) -> Option<Result<hyper::Response<crate::pool::Pooled>, crate::pool::Error>> {
+    let response = gw.upstream.pool.request(request);
     tokio::pin!(response);
     let timer = tokio::time::sleep(gw.timeout);
     tokio::pin!(timer);
@@ -392,7 +392,8 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
             let (mut parts, body) = res.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             let body = if body.is_end_stream() {
-                Body::new(body)
+                body.finish().await;
+                Body::empty()
             } else {
                 Body::new(Download {
                     inner: body,
@@ -417,7 +418,7 @@ pub async fn proxy(State(state): State<AppState>, req: Request) -> Result<Respon
             state.core.metrics().upstream_failed(UpstreamFailure::Unreachable);
             // A certificate the gateway cannot trust is no passing fault:
             // say so, so the operator fixes the CA rather than waits.
-            let message = match tls_failure(&e) {
+            let message = match tls_failure(&*e) {
                 Some(why) => {
                     tracing::error!(error = ?e, upstream = %gw.upstream.origin, "upstream TLS failed: {why}");
                     why.into()

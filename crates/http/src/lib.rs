@@ -17,6 +17,7 @@ pub mod index;
 pub mod limits;
 pub mod openapi;
 pub mod ops;
+pub mod pool;
 pub mod upstream;
 
 use axum::http::header::{CACHE_CONTROL, PRAGMA};

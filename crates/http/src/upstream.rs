@@ -1,30 +1,22 @@
 //! The gateway's way to its upstream: where it is (`[gateway] upstream`,
-//! `http://` or `https://`), the pooled HTTP/1.1 client that reaches it and,
-//! for HTTPS, the TLS client (rustls, ring): the upstream's host name as SNI
+//! `http://` or `https://`), the pool of HTTP/1.1 connections that reach it
+//! (`pool`) and, for HTTPS, the TLS client (rustls, ring): the upstream's host name as SNI
 //! and the name its certificate must carry, verified against the system's
 //! roots or `[gateway] upstream_ca_file`.
 
-use axum::body::Body;
+use crate::pool::Pool;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
 use axum::http::{HeaderValue, Uri};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::policy::CanonicalPath;
 use tessera_model::config::GatewayConfig;
 
-/// The pooled client of the gateway.
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
-
 /// Where the upstream is, split once at start so that a request's target
 /// is put together without parsing a URL.
 pub struct Upstream {
-    pub client: UpstreamClient,
-    pub scheme: Scheme,
-    pub authority: Authority,
+    pub pool: Arc<Pool>,
     /// `authority` as the `Host` header sent upstream.
     pub host: HeaderValue,
     /// Path prefix of the upstream base URL (`/api-base`), or empty.
@@ -74,38 +66,34 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
+        let dialled = Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| format!("gateway.upstream is {url:?}: {e}"))?;
         Ok(Some(Upstream {
-            client,
+            pool: Arc::new(Pool::new(connector, dialled, Duration::from_secs(60))),
             origin: format!("{scheme}://{authority}"),
-            scheme,
-            authority,
             host,
             prefix: prefix.trim_end_matches('/').to_owned(),
         }))
     }
 
-    /// The upstream URI for a request: its canonical path (`path`) and the
-    /// query as the client sent it. When the canonical path is the one
-    /// sent and there is no prefix, the request's own path and query are
-    /// reused as they are (no copy).
+    /// The request target sent upstream (origin-form, RFC 9112 §3.2.1: the
+    /// host goes in `Host`): the canonical path (`path`) and the query as
+    /// the client sent it. When the canonical path is the one sent and
+    /// there is no prefix, the request's own path and query are reused as
+    /// they are (no copy).
     pub fn target_for(&self, sent: &Uri, path: &CanonicalPath<'_>) -> Option<Uri> {
-        let reused = match sent.path_and_query() {
-            Some(pq) if self.prefix.is_empty() && path.is_unchanged() => pq.clone(),
-            _ => return self.target(path.encoded(), sent.query()),
-        };
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(reused)
-            .build()
-            .ok()
+        match sent.path_and_query() {
+            Some(pq) if self.prefix.is_empty() && path.is_unchanged() => Some(Uri::from(pq.clone())),
+            _ => self.target(path.encoded(), sent.query()),
+        }
     }
 
-    /// The upstream URI for a canonical path (already percent-encoded) and
-    /// the query as the client sent it.
+    /// The origin-form target for a canonical path (already
+    /// percent-encoded) and the query as the client sent it.
     pub fn target(&self, path: &str, query: Option<&str>) -> Option<Uri> {
         let mut pq = String::with_capacity(self.prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1));
         pq.push_str(&self.prefix);
@@ -115,12 +103,7 @@ impl Upstream {
             pq.push_str(q);
         }
         let pq = PathAndQuery::from_maybe_shared(axum::body::Bytes::from(pq)).ok()?;
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
-            .ok()
+        Some(Uri::from(pq))
     }
 }
 
@@ -223,13 +206,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(up.origin, "https://api.example:8443");
+        assert_eq!(up.host, "api.example:8443");
         let t = up.target("/a/b", Some("x=1")).unwrap();
-        assert_eq!(t.to_string(), "https://api.example:8443/base/a/b?x=1");
+        assert_eq!(t.to_string(), "/base/a/b?x=1");
         let plain = Upstream::new(&config("http://127.0.0.1:9")).unwrap().unwrap();
-        assert_eq!(
-            plain.target("/", None).unwrap().to_string(),
-            "http://127.0.0.1:9/"
-        );
+        assert_eq!(plain.target("/", None).unwrap().to_string(), "/");
         assert!(Upstream::new(&config("")).unwrap().is_none());
         assert!(Upstream::new(&config("ftp://x"))
             .err()

@@ -44,3 +44,4 @@ mod safe_start;
 mod staleness;
 mod tls;
 mod upstream;
+mod upstream_pool;

@@ -1,0 +1,274 @@
+//! The gateway's connections to its upstream: HTTP/1.1 (over TLS for an
+//! `https://` upstream) kept open between requests, each driven by the task
+//! of the request that holds it.
+//!
+//! hyper-util's pooled client runs every connection as a task of its own:
+//! a request is handed to it through a channel and the answer comes back
+//! through another, so each request wakes a second task, often on the other
+//! core, and pays for a pool keyed by a hashed scheme and authority. Here a
+//! request takes an idle connection (last in, first out), polls it itself
+//! while it waits for the answer, and its response body keeps polling it
+//! until the body ends; the connection then goes back. A connection whose
+//! body was not read to its end is closed, never reused. One task, no
+//! channel between tasks, no hashing.
+//!
+//! An idle connection the upstream closed is found when it is taken (its
+//! connection future has ended, or it does not want a request): it is
+//! dropped and the next one taken. A request that a reused connection
+//! gives back unsent (closed as it was handed over) is sent once more on a
+//! new connection. A sweeper task drops connections idle for longer than
+//! `idle_timeout`.
+
+use axum::body::Body;
+use axum::http::{Request, Response, Uri};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+/// Why a request did not get an answer: connecting, the TLS handshake, or
+/// the connection failing while the request or answer was on it.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+/// Idle connections kept at most; more are closed when their request ends.
+const MAX_IDLE: usize = 512;
+
+/// One connection: the handle that sends a request, the future that does
+/// the connection's work, and the sweep in which it last went idle.
+struct Conn {
+    send: SendRequest<Body>,
+    conn: Connection<Io, Body>,
+    /// The connection future has ended (closed, or failed): not reusable.
+    done: bool,
+    idle_since: u64,
+}
+
+impl Conn {
+    /// Does the connection's pending work (writing the request and its
+    /// body, reading the answer into the response body); wakes `cx` when
+    /// there is more.
+    fn drive(&mut self, cx: &mut Context<'_>) {
+        if self.done {
+            return;
+        }
+        if let Poll::Ready(r) = Pin::new(&mut self.conn).poll(cx) {
+            self.done = true;
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "upstream connection ended");
+            }
+        }
+    }
+
+    /// Whether the connection can take a request now (after `drive`).
+    fn reusable(&self) -> bool {
+        !self.done && self.send.is_ready()
+    }
+}
+
+/// The idle connections to one upstream and the way to open more.
+pub struct Pool {
+    connector: HttpsConnector<HttpConnector>,
+    /// `scheme://authority`: what the connector dials.
+    origin: Uri,
+    idle: Mutex<Vec<Conn>>,
+    /// Sweeps so far; a connection idle since two sweeps ago goes.
+    sweeps: AtomicU64,
+    idle_timeout: Duration,
+    sweeper: Once,
+}
+
+impl Pool {
+    /// A pool dialing `origin` (`scheme://authority`) with `connector`;
+    /// connections idle for `idle_timeout` (at most 1.5 times that) close.
+    pub fn new(connector: HttpsConnector<HttpConnector>, origin: Uri, idle_timeout: Duration) -> Pool {
+        Pool {
+            connector,
+            origin,
+            idle: Mutex::new(Vec::new()),
+            sweeps: AtomicU64::new(0),
+            idle_timeout,
+            sweeper: Once::new(),
+        }
+    }
+
+    /// Sends `request` (origin-form URI, `Host` set) and waits for the
+    /// answer's head. The [`Pooled`] body owns the connection until it is
+    /// read to its end.
+    ///
+    /// Errors: connecting, TLS, or the connection failing before the head
+    /// arrived.
+    pub async fn request(self: &Arc<Self>, mut request: Request<Body>) -> Result<Response<Pooled>, Error> {
+        self.start_sweeper();
+        loop {
+            let (mut conn, reused) = match std::future::poll_fn(|cx| Poll::Ready(self.checkout(cx))).await {
+                Some(c) => (c, true),
+                None => (self.connect().await?, false),
+            };
+            let mut sent = std::pin::pin!(conn.send.try_send_request(request));
+            let answer = std::future::poll_fn(|cx| {
+                conn.drive(cx);
+                sent.as_mut().poll(cx)
+            })
+            .await;
+            match answer {
+                Ok(res) => {
+                    let lease = Lease {
+                        conn: Some(conn),
+                        pool: self.clone(),
+                    };
+                    return Ok(res.map(|inner| Pooled { inner, lease }));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Closed under us before the request went out: it is
+                    // safe to send again, on a new connection.
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(e.into_error().into()),
+                },
+            }
+        }
+    }
+
+    /// The most recently idled connection that still works; the dead ones
+    /// met on the way are dropped.
+    fn checkout(&self, cx: &mut Context<'_>) -> Option<Conn> {
+        loop {
+            let mut conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            conn.drive(cx);
+            if conn.reusable() {
+                return Some(conn);
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, Error> {
+        let io = self.connector.clone().oneshot(self.origin.clone()).await?;
+        let (send, conn) = http1::Builder::new().handshake(io).await?;
+        Ok(Conn {
+            send,
+            conn,
+            done: false,
+            idle_since: 0,
+        })
+    }
+
+    /// Takes `conn` back when it can serve another request.
+    fn put_back(&self, mut conn: Conn, cx: &mut Context<'_>) {
+        conn.drive(cx);
+        if conn.done {
+            return;
+        }
+        conn.idle_since = self.sweeps.load(Ordering::Relaxed);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Every `idle_timeout / 2`: closes what has been idle for two sweeps
+    /// and what the upstream closed. Ends with the pool.
+    fn start_sweeper(self: &Arc<Self>) {
+        self.sweeper.call_once(|| {
+            let pool: Weak<Pool> = Arc::downgrade(self);
+            let every = (self.idle_timeout / 2).max(Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(pool) = pool.upgrade() else { return };
+                    pool.sweep();
+                }
+            });
+        });
+    }
+
+    fn sweep(&self) {
+        let now = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.retain_mut(|c| {
+            c.drive(&mut cx);
+            !c.done && now - c.idle_since < 2
+        });
+    }
+
+    /// Idle connections now (for tests).
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// A connection lent to one request until its response body ends.
+/// Dropped before that, it closes the connection.
+struct Lease {
+    conn: Option<Conn>,
+    pool: Arc<Pool>,
+}
+
+/// The upstream's response body, driving the connection it comes on.
+pub struct Pooled {
+    inner: Incoming,
+    lease: Lease,
+}
+
+impl Pooled {
+    fn release(&mut self, cx: &mut Context<'_>) {
+        if let Some(conn) = self.lease.conn.take() {
+            self.lease.pool.put_back(conn, cx);
+        }
+    }
+}
+
+impl HttpBody for Pooled {
+    type Data = axum::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(conn) = &mut this.lease.conn {
+            conn.drive(cx);
+        }
+        let frame = Pin::new(&mut this.inner).poll_frame(cx);
+        match &frame {
+            Poll::Ready(None) => this.release(cx),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(cx),
+            Poll::Ready(Some(Err(_))) => this.lease.conn = None,
+            _ => {}
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Pooled {
+    /// For an answer with no body (`is_end_stream` at once): gives the
+    /// connection back now (a body nobody polls would close it).
+    pub async fn finish(mut self) {
+        std::future::poll_fn(|cx| {
+            self.release(cx);
+            Poll::Ready(())
+        })
+        .await
+    }
+}
