@@ -15,8 +15,8 @@
 //! An idle connection the upstream closed is found when it is taken (its
 //! connection future has ended, or it does not want a request): it is
 //! dropped and the next one taken. A request that a reused connection
-//! gives back unsent (closed as it was handed over) is sent once more on a
-//! new connection. A sweeper task drops connections idle for longer than
+//! gives back unsent (closed as it was handed over) is sent once more, on a
+//! new connection; one that was written is never sent again. A sweeper task drops connections idle for longer than
 //! `idle_timeout`.
 
 use axum::body::Body;
@@ -48,9 +48,9 @@ const MAX_IDLE: usize = 512;
 /// the connection's work, and the sweep in which it last went idle.
 struct Conn {
     send: SendRequest<Body>,
-    conn: Connection<Io, Body>,
-    /// The connection future has ended (closed, or failed): not reusable.
-    done: bool,
+    /// `None` once the connection future has ended (closed, or failed):
+    /// dropped then, so that a request queued on it comes back unsent.
+    conn: Option<Connection<Io, Body>>,
     idle_since: u64,
 }
 
@@ -59,20 +59,20 @@ impl Conn {
     /// body, reading the answer into the response body); wakes `cx` when
     /// there is more.
     fn drive(&mut self, cx: &mut Context<'_>) {
-        if self.done {
-            return;
-        }
-        if let Poll::Ready(r) = Pin::new(&mut self.conn).poll(cx) {
-            self.done = true;
+        let Some(conn) = &mut self.conn else { return };
+        if let Poll::Ready(r) = Pin::new(conn).poll(cx) {
+            self.conn = None;
             if let Err(e) = r {
                 tracing::debug!(error = %e, "upstream connection ended");
             }
         }
     }
 
-    /// Whether the connection can take a request now (after `drive`).
+    /// Whether the connection can take a request now (after `drive`):
+    /// open, and hyper's dispatcher idle both ways (the last request's
+    /// body all written, the last answer all read).
     fn reusable(&self) -> bool {
-        !self.done && self.send.is_ready()
+        self.conn.is_some() && self.send.is_ready()
     }
 }
 
@@ -110,8 +110,14 @@ impl Pool {
     /// arrived.
     pub async fn request(self: &Arc<Self>, mut request: Request<Body>) -> Result<Response<Pooled>, Error> {
         self.start_sweeper();
+        let mut retried = false;
         loop {
-            let (mut conn, reused) = match std::future::poll_fn(|cx| Poll::Ready(self.checkout(cx))).await {
+            let idle = if retried {
+                None
+            } else {
+                std::future::poll_fn(|cx| Poll::Ready(self.checkout(cx))).await
+            };
+            let (mut conn, reused) = match idle {
                 Some(c) => (c, true),
                 None => (self.connect().await?, false),
             };
@@ -132,7 +138,10 @@ impl Pool {
                 Err(mut e) => match e.take_message() {
                     // Closed under us before the request went out: it is
                     // safe to send again, on a new connection.
-                    Some(unsent) if reused => request = unsent,
+                    Some(unsent) if reused && !retried => {
+                        request = unsent;
+                        retried = true;
+                    }
                     _ => return Err(e.into_error().into()),
                 },
             }
@@ -156,16 +165,18 @@ impl Pool {
         let (send, conn) = http1::Builder::new().handshake(io).await?;
         Ok(Conn {
             send,
-            conn,
-            done: false,
+            conn: Some(conn),
             idle_since: 0,
         })
     }
 
-    /// Takes `conn` back when it can serve another request.
+    /// Takes `conn` back when it can serve another request now; otherwise
+    /// drops it (closed). An answer can end before the request's body
+    /// was all sent (an early 401 or 413): nobody would drive the rest of
+    /// that upload from the idle list.
     fn put_back(&self, mut conn: Conn, cx: &mut Context<'_>) {
         conn.drive(cx);
-        if conn.done {
+        if !conn.reusable() {
             return;
         }
         conn.idle_since = self.sweeps.load(Ordering::Relaxed);
@@ -196,11 +207,18 @@ impl Pool {
     fn sweep(&self) {
         let now = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
         let mut cx = Context::from_waker(Waker::noop());
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain_mut(|c| {
+        // Polled outside the lock: requests keep taking and returning
+        // connections meanwhile.
+        let mut swept = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        swept.retain_mut(|c| {
             c.drive(&mut cx);
-            !c.done && now - c.idle_since < 2
+            c.conn.is_some() && now - c.idle_since < 2
         });
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let room = MAX_IDLE.saturating_sub(idle.len());
+        swept.truncate(room);
+        // The older ones first: taking is last in, first out.
+        idle.splice(0..0, swept);
     }
 
     /// Idle connections now (for tests).
@@ -245,7 +263,9 @@ impl HttpBody for Pooled {
         let frame = Pin::new(&mut this.inner).poll_frame(cx);
         match &frame {
             Poll::Ready(None) => this.release(cx),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(cx),
+            // Trailers are always the last frame, and hyper's server does
+            // not poll for the end after them.
+            Poll::Ready(Some(Ok(f))) if f.is_trailers() || this.inner.is_end_stream() => this.release(cx),
             Poll::Ready(Some(Err(_))) => this.lease.conn = None,
             _ => {}
         }

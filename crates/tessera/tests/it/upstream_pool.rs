@@ -3,7 +3,9 @@
 //! connections it accepts. Requests reuse a connection whatever their
 //! answer (a body, 204, HEAD); an upstream that closes idle connections is
 //! never answered with a 502 for it; a download the client abandons does
-//! not leave its rest in a connection the next request gets.
+//! not leave its rest in a connection the next request gets; an upload the
+//! upstream answers before reading it gets that answer, and the next
+//! request is served.
 
 use crate::harness::{Options, TestServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +52,8 @@ impl RawUpstream {
     }
 }
 
-/// Answers requests without bodies: `/p/empty` 204, `/p/big` `BIG` bytes
+/// Answers requests without bodies: `/p/early` 413 before any body,
+/// `/p/empty` 204, `/p/big` `BIG` bytes
 /// of `x`, anything else `hello` (HEAD: the head alone).
 async fn serve(mut tcp: TcpStream, close_after: Option<Duration>) {
     let mut buf = Vec::new();
@@ -70,6 +73,16 @@ async fn serve(mut tcp: TcpStream, close_after: Option<Duration>) {
         let mut words = head.split_whitespace();
         let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
         let written = match path {
+            // Refuses the upload at once and never reads it, the
+            // connection left open (as a server that answers before the
+            // body does).
+            "/p/early" => {
+                let _ = tcp
+                    .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                return;
+            }
             "/p/empty" => tcp.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await,
             "/p/big" => {
                 let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {BIG}\r\n\r\n");
@@ -187,4 +200,33 @@ async fn an_abandoned_download_does_not_leave_its_rest_to_the_next_request() {
         before,
         "a body read to its end leaves its connection reusable"
     );
+}
+
+#[tokio::test]
+async fn an_answer_before_the_upload_ended_leaves_nothing_waiting() {
+    let upstream = RawUpstream::start(None).await;
+    let server = gateway(&upstream).await;
+    let within = Duration::from_secs(10);
+    for round in 0..2 {
+        let res = tokio::time::timeout(
+            within,
+            server
+                .client
+                .post(server.url("/p/early"))
+                .body(vec![b'u'; 4 << 20])
+                .send(),
+        )
+        .await
+        .expect("the early answer came in time");
+        // The gateway may close the client's connection mid-upload; if an
+        // answer arrives, it is the upstream's.
+        if let Ok(res) = res {
+            assert_eq!(res.status(), 413, "round {round}");
+        }
+        let res = tokio::time::timeout(within, server.client.get(server.url("/p/a")).send())
+            .await
+            .expect("the next request is not held up")
+            .unwrap();
+        assert_eq!(res.text().await.unwrap(), "hello", "round {round}");
+    }
 }
