@@ -129,11 +129,12 @@ impl Pool {
             .await;
             match answer {
                 Ok(res) => {
-                    let lease = Lease {
+                    let pool = self.clone();
+                    return Ok(res.map(|inner| Pooled {
+                        inner,
                         conn: Some(conn),
-                        pool: self.clone(),
-                    };
-                    return Ok(res.map(|inner| Pooled { inner, lease }));
+                        pool,
+                    }));
                 }
                 Err(mut e) => match e.take_message() {
                     // Closed under us before the request went out: it is
@@ -220,31 +221,32 @@ impl Pool {
         // The older ones first: taking is last in, first out.
         idle.splice(0..0, swept);
     }
-
-    /// Idle connections now (for tests).
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
 }
 
-/// A connection lent to one request until its response body ends.
-/// Dropped before that, it closes the connection.
-struct Lease {
+/// The upstream's response body, driving the connection it comes on. It
+/// holds the connection until the body ends; dropped before that, it
+/// closes it.
+pub struct Pooled {
+    inner: Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
 }
 
-/// The upstream's response body, driving the connection it comes on.
-pub struct Pooled {
-    inner: Incoming,
-    lease: Lease,
-}
-
 impl Pooled {
     fn release(&mut self, cx: &mut Context<'_>) {
-        if let Some(conn) = self.lease.conn.take() {
-            self.lease.pool.put_back(conn, cx);
+        if let Some(conn) = self.conn.take() {
+            self.pool.put_back(conn, cx);
         }
+    }
+
+    /// For an answer with no body (`is_end_stream` at once): gives the
+    /// connection back now (a body nobody polls would close it).
+    pub async fn finish(mut self) {
+        std::future::poll_fn(|cx| {
+            self.release(cx);
+            Poll::Ready(())
+        })
+        .await
     }
 }
 
@@ -257,7 +259,7 @@ impl HttpBody for Pooled {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
-        if let Some(conn) = &mut this.lease.conn {
+        if let Some(conn) = &mut this.conn {
             conn.drive(cx);
         }
         let frame = Pin::new(&mut this.inner).poll_frame(cx);
@@ -266,7 +268,7 @@ impl HttpBody for Pooled {
             // Trailers are always the last frame, and hyper's server does
             // not poll for the end after them.
             Poll::Ready(Some(Ok(f))) if f.is_trailers() || this.inner.is_end_stream() => this.release(cx),
-            Poll::Ready(Some(Err(_))) => this.lease.conn = None,
+            Poll::Ready(Some(Err(_))) => this.conn = None,
             _ => {}
         }
         frame
@@ -278,17 +280,5 @@ impl HttpBody for Pooled {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl Pooled {
-    /// For an answer with no body (`is_end_stream` at once): gives the
-    /// connection back now (a body nobody polls would close it).
-    pub async fn finish(mut self) {
-        std::future::poll_fn(|cx| {
-            self.release(cx);
-            Poll::Ready(())
-        })
-        .await
     }
 }
