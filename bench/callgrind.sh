@@ -23,6 +23,7 @@
 # Kernel time (loopback TCP, epoll, futex) is not counted: callgrind sees
 # user-space instructions only.
 source "$(dirname "$0")/lib.sh"
+source "$BENCH/nginx.sh"
 N="${N:-2000}"
 WARMUP="${WARMUP:-200}"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
@@ -119,6 +120,11 @@ echo "== $N requests after $WARMUP warm-up, one keep-alive connection (curl -K)"
 authz="$(measure authz "$TPID" "http://$ADDR/v1/authz" "$BEARER" "X-Original-Method: GET" "X-Original-URI: /api/hosts")"
 gateway="$(measure gateway "$TPID" "http://$ADDR/api/hosts" "$BEARER")"
 
+# nginx proxy_pass (gateway.sh's baseline, no auth) in front of the same
+# native upstream: one process, one worker, under callgrind.
+start_nginx "$BARE_ADDR" valgrind --tool=callgrind --callgrind-out-file="$OUT/nginx.cg"
+nginx="$(measure nginx "$NGINX_PID" "http://$NGINX_ADDR/api/hosts" "$BEARER")"
+
 # The yardstick: bench/bare's /v1/authz under callgrind too (a second
 # instance; the first stays Tessera's upstream, natively).
 mkfifo "$OUT/bare.tokens"
@@ -139,4 +145,6 @@ printf '%-44s %14s\n' "bare /v1/authz (HashMap, the yardstick)" "$bare"
 printf '%-44s %14s\n' "Tessera /v1/authz, cached opaque token" "$authz"
 printf '%-44s %14s\n' "bare GET /api/hosts (the upstream)" "$upstream"
 printf '%-44s %14s\n' "Tessera gateway GET /api/hosts" "$gateway"
+printf '%-44s %14s\n' "nginx proxy_pass GET /api/hosts (no auth)" "$nginx"
 awk -v a="$authz" -v b="$bare" 'BEGIN { printf "Tessera /v1/authz costs %.2fx the bare server'"'"'s instructions\n", a / b }'
+awk -v g="$gateway" -v n="$nginx" 'BEGIN { printf "Tessera'"'"'s gateway costs %.2fx nginx'"'"'s instructions\n", g / n }'

@@ -112,7 +112,7 @@ stop_tessera() {
 
 # start_bare: starts bench/bare (the upstream `GET /api/hosts`, the
 # HashMap /v1/authz yardstick and the bare grant) on a free port; sets
-# BARE_ADDR and BARE_DIR. bench/bare reads its "TOKEN USER ROLES" lines
+# BARE_ADDR, BARE_DIR and BARE_PID. bench/bare reads its "TOKEN USER ROLES" lines
 # from the FIFO $BARE_DIR/tokens before it answers /v1/authz.
 start_bare() {
   BARE_DIR="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
@@ -120,7 +120,8 @@ start_bare() {
   trap stop_tessera EXIT
   mkfifo "$BARE_DIR/tokens"
   "$BARE" 0 "$BARE_DIR/tokens" >"$BARE_DIR/out" 2>"$BARE_DIR/log" &
-  track $!
+  BARE_PID=$!
+  track "$BARE_PID"
   for _ in $(seq 1 100); do
     BARE_ADDR="$(sed -n 's#^bare listening on http://##p' "$BARE_DIR/out" 2>/dev/null || true)"
     [ -n "$BARE_ADDR" ] && break

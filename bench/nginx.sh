@@ -1,16 +1,21 @@
-# Sourced by gateway.sh: start_nginx UPSTREAM_ADDR starts nginx as a plain
-# reverse proxy (no auth; keep-alive pool to the upstream; worker_processes
-# auto, its default tuning otherwise) on a free port; sets NGINX_ADDR.
+# Sourced by gateway.sh and callgrind.sh: start_nginx UPSTREAM_ADDR
+# [WRAPPER...] starts nginx as a plain reverse proxy (no auth; keep-alive
+# pool to the upstream; worker_processes auto, its default tuning
+# otherwise) on a free port; sets NGINX_ADDR and NGINX_PID. With a WRAPPER
+# (callgrind.sh: valgrind) nginx runs as one process, no master, one
+# worker, so the wrapped process is the one that serves.
 # nginx-light is installed with apt-get when missing.
 start_nginx() {
   need nginx nginx-light
-  local dir port
+  local upstream="$1"; shift
+  local dir port workers="worker_processes auto;"
+  [ "$#" = 0 ] || workers="master_process off; worker_processes 1;"
   dir="$(mktemp -d ${BENCH_TMP:+-p $BENCH_TMP})"
   chmod 755 "$dir"
   port="$(free_port)"
   cat >"$dir/nginx.conf" <<NGINX
 $([ "$(id -u)" = 0 ] && echo "user root;")
-worker_processes auto;
+$workers
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 daemon off;
@@ -25,7 +30,7 @@ http {
     fastcgi_temp_path $dir/fastcgi;
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
-    upstream bare { server $1; keepalive 128; keepalive_requests 10000000; }
+    upstream bare { server $upstream; keepalive 128; keepalive_requests 10000000; }
     server {
         listen 127.0.0.1:$port;
         location / {
@@ -36,10 +41,12 @@ http {
     }
 }
 NGINX
-  "$(command -v nginx)" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log" &
-  track "$dir" $!
+  "$@" "$(command -v nginx)" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log" &
+  NGINX_PID=$!
+  track "$dir" "$NGINX_PID"
   NGINX_ADDR=""
-  for _ in $(seq 1 50); do
+  # Up to 60 s: under valgrind nginx starts slowly.
+  for _ in $(seq 1 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/hosts")" = 200 ] && { NGINX_ADDR="127.0.0.1:$port"; break; }
     sleep 0.1
   done

@@ -46,6 +46,9 @@ const MAX_IDLE: usize = 512;
 
 /// One connection: the handle that sends a request, the future that does
 /// the connection's work, and the sweep in which it last went idle.
+/// About 1.8 KB (hyper's buffers, rustls' state): always boxed, so that
+/// taking it from the idle list, into a request's future, into the
+/// response body and back moves a pointer, not the connection.
 struct Conn {
     send: SendRequest<Body>,
     /// `None` once the connection future has ended (closed, or failed):
@@ -81,7 +84,11 @@ pub struct Pool {
     connector: HttpsConnector<HttpConnector>,
     /// `scheme://authority`: what the connector dials.
     origin: Uri,
-    idle: Mutex<Vec<Conn>>,
+    #[expect(
+        clippy::vec_box,
+        reason = "a connection moves between this list, a request's future and its response body: boxed, each move is a pointer"
+    )]
+    idle: Mutex<Vec<Box<Conn>>>,
     /// Sweeps so far; a connection idle since two sweeps ago goes.
     sweeps: AtomicU64,
     idle_timeout: Duration,
@@ -119,7 +126,11 @@ impl Pool {
             };
             let (mut conn, reused) = match idle {
                 Some(c) => (c, true),
-                None => (self.connect().await?, false),
+                // Boxed: the connecting future (TLS handshake state
+                // included) would otherwise be part of every request's
+                // future, though only a request that finds no idle
+                // connection runs it.
+                None => (Box::pin(self.connect()).await?, false),
             };
             let mut sent = std::pin::pin!(conn.send.try_send_request(request));
             let answer = std::future::poll_fn(|cx| {
@@ -151,7 +162,7 @@ impl Pool {
 
     /// The most recently idled connection that still works; the dead ones
     /// met on the way are dropped.
-    fn checkout(&self, cx: &mut Context<'_>) -> Option<Conn> {
+    fn checkout(&self, cx: &mut Context<'_>) -> Option<Box<Conn>> {
         loop {
             let mut conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
             conn.drive(cx);
@@ -161,21 +172,21 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<Conn, Error> {
+    async fn connect(&self) -> Result<Box<Conn>, Error> {
         let io = self.connector.clone().oneshot(self.origin.clone()).await?;
         let (send, conn) = http1::Builder::new().handshake(io).await?;
-        Ok(Conn {
+        Ok(Box::new(Conn {
             send,
             conn: Some(conn),
             idle_since: 0,
-        })
+        }))
     }
 
     /// Takes `conn` back when it can serve another request now; otherwise
     /// drops it (closed). An answer can end before the request's body
     /// was all sent (an early 401 or 413): nobody would drive the rest of
     /// that upload from the idle list.
-    fn put_back(&self, mut conn: Conn, cx: &mut Context<'_>) {
+    fn put_back(&self, mut conn: Box<Conn>, cx: &mut Context<'_>) {
         conn.drive(cx);
         if !conn.reusable() {
             return;
@@ -228,7 +239,7 @@ impl Pool {
 /// closes it.
 pub struct Pooled {
     inner: Incoming,
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     pool: Arc<Pool>,
 }
 
