@@ -5,8 +5,8 @@
 //! rather than waiting without end.
 
 use crate::error::{AuthError, AuthResult};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tessera_model::config::PasswordConfig;
@@ -24,7 +24,117 @@ pub struct PasswordHasher {
 }
 
 /// Work for a hashing thread.
-type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// A hashing thread's tools: the configured Argon2id and the memory it
+/// hashes in. The memory (`m` KiB: 19 MiB at the defaults) is allocated
+/// once per thread and reused by every hash, the way the argon2 crate's
+/// `hash_password_into_with_memory` allows: allocating it per hash, as
+/// `verify_password` does, maps and faults in 19 MiB of fresh pages every
+/// time (kernel work of the order of a millisecond a hash). What stays in
+/// the memory between hashes is the last hash's blocks, which the next one
+/// overwrites; argon2 wipes the initial and final hash itself and never
+/// wiped the blocks, so a per-hash allocation left them in freed memory.
+pub(crate) struct Worker {
+    argon: Argon2<'static>,
+    memory: Vec<Block>,
+}
+
+impl Worker {
+    fn new(argon: Argon2<'static>) -> Worker {
+        let memory = vec![Block::default(); argon.params().block_count()];
+        Worker { argon, memory }
+    }
+
+    /// Argon2 of `password` under `params` (algorithm, version, costs,
+    /// output length) with the raw `salt`, into `out`, in this worker's
+    /// memory (grown when a stored hash asks for more than configured).
+    fn hash_into(
+        &mut self,
+        argon: Option<&Argon2<'static>>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> argon2::Result<()> {
+        let argon = argon.unwrap_or(&self.argon);
+        let blocks = argon.params().block_count();
+        if self.memory.len() < blocks {
+            self.memory.resize(blocks, Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut self.memory[..blocks])
+    }
+
+    /// A new PHC string for `password` under the configured parameters,
+    /// with a random 16-byte salt.
+    fn hash(&mut self, password: &[u8]) -> AuthResult<String> {
+        let salt = SaltString::encode_b64(&crate::random::bytes32()[..16])
+            .map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+        let mut raw_salt = [0u8; 64];
+        let raw_salt = salt
+            .as_salt()
+            .decode_b64(&mut raw_salt)
+            .map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+        let len = self
+            .argon
+            .params()
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = Output::init_with(len, |out| {
+            self.hash_into(None, password, raw_salt, out)
+                .map_err(|_| argon2::password_hash::Error::Password)
+        })
+        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?;
+        let p = self.argon.params();
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            p.m_cost(),
+            p.t_cost(),
+            p.p_cost(),
+            salt.as_str(),
+            output
+        ))
+    }
+
+    /// Whether `password` hashes to `phc`'s output under `phc`'s own
+    /// algorithm, version, parameters and salt (constant-time compare).
+    /// A hash that cannot be recomputed (unknown algorithm, bad
+    /// parameters, no salt or output) does not match.
+    fn verify(&mut self, password: &[u8], phc: &PasswordHash<'_>) -> bool {
+        let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(phc.algorithm) else {
+            return false;
+        };
+        let version = match phc.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(phc) else {
+            return false;
+        };
+        let mut raw_salt = [0u8; 64];
+        let Ok(raw_salt) = salt.decode_b64(&mut raw_salt) else {
+            return false;
+        };
+        // The configured instance when the hash is under it (the usual
+        // case); another one for a hash made under older parameters.
+        let own = self.argon.params();
+        let other = (algorithm != Algorithm::Argon2id
+            || version != Version::V0x13
+            || params.m_cost() != own.m_cost()
+            || params.t_cost() != own.t_cost()
+            || params.p_cost() != own.p_cost()
+            || own.output_len().is_some_and(|len| len != expected.len()))
+        .then(|| Argon2::new(algorithm, version, params));
+        let mut out = [0u8; Output::MAX_LENGTH];
+        let out = &mut out[..expected.len()];
+        if self.hash_into(other.as_ref(), password, raw_salt, out).is_err() {
+            return false;
+        }
+        Output::new(out).is_ok_and(|computed| computed == expected)
+    }
+}
 
 struct Inner {
     argon: Argon2<'static>,
@@ -56,7 +166,7 @@ impl PasswordHasher {
             let (jobs, argon) = (jobs.clone(), argon.clone());
             std::thread::Builder::new()
                 .name(format!("tessera-argon2-{n}"))
-                .spawn(move || work(&jobs, &argon))
+                .spawn(move || work(&jobs, &mut Worker::new(argon)))
                 .map_err(|e| AuthError::Internal(format!("password worker thread: {e}")))?;
         }
         Ok(PasswordHasher {
@@ -67,8 +177,7 @@ impl PasswordHasher {
     /// The PHC string of a new hash of `password`.
     pub async fn hash(&self, password: Zeroizing<String>) -> AuthResult<String> {
         check_length(&password)?;
-        self.run(move |argon| hash_with(argon, password.as_bytes()))
-            .await?
+        self.run(move |worker| worker.hash(password.as_bytes())).await?
     }
 
     /// Whether `password` matches `phc`. With no hash (unknown user, or a
@@ -79,17 +188,17 @@ impl PasswordHasher {
             return Ok(false);
         }
         let inner = self.inner.clone();
-        self.run(move |argon| {
+        self.run(move |worker| {
             let (target, real) = match &phc {
                 Some(p) => (p.as_str(), true),
                 None => (inner.dummy.as_str(), false),
             };
             let Ok(parsed) = PasswordHash::new(target) else {
                 // A stored hash we cannot read: do the dummy work, fail closed.
-                let _ = verify_with(argon, password.as_bytes(), &inner.dummy);
+                let _ = verify_with(worker, password.as_bytes(), &inner.dummy);
                 return false;
             };
-            let ok = argon.verify_password(password.as_bytes(), &parsed).is_ok();
+            let ok = worker.verify(password.as_bytes(), &parsed);
             ok && real
         })
         .await
@@ -117,11 +226,11 @@ impl PasswordHasher {
     /// Errors: [`AuthError::Busy`] when the queue is full.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+        f: impl FnOnce(&mut Worker) -> T + Send + 'static,
     ) -> AuthResult<T> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |argon| {
-            let _ = reply.send(f(argon));
+        let job: Job = Box::new(move |worker| {
+            let _ = reply.send(f(worker));
         });
         match self.inner.queue.try_send(job) {
             Ok(()) => {}
@@ -138,14 +247,14 @@ impl PasswordHasher {
 
 /// A hashing thread: takes the next job as soon as it is free. Ends when
 /// every `PasswordHasher` handle is gone.
-fn work(jobs: &Mutex<Receiver<Job>>, argon: &Argon2<'static>) {
+fn work(jobs: &Mutex<Receiver<Job>>, worker: &mut Worker) {
     loop {
         let next = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         match next {
-            Ok(job) => job(argon),
+            Ok(job) => job(worker),
             Err(_) => return,
         }
     }
@@ -161,15 +270,6 @@ fn check_length(password: &str) -> AuthResult<()> {
         )));
     }
     Ok(())
-}
-
-fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> AuthResult<String> {
-    let salt = SaltString::encode_b64(&crate::random::bytes32()[..16])
-        .map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
-    argon
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
 }
 
 /// A well-formed Argon2id PHC string with `argon`'s parameters, a random
@@ -191,8 +291,8 @@ fn dummy_phc(argon: &Argon2<'_>) -> AuthResult<String> {
     ))
 }
 
-fn verify_with(argon: &Argon2<'_>, password: &[u8], phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| argon.verify_password(password, &h).is_ok())
+fn verify_with(worker: &mut Worker, password: &[u8], phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| worker.verify(password, &h))
 }
 
 #[cfg(test)]
@@ -250,6 +350,60 @@ mod tests {
         assert!(err.to_string().contains("empty"));
         let err = h.hash(Zeroizing::new("x".repeat(2000))).await.unwrap_err();
         assert!(err.to_string().contains("1024"));
+    }
+
+    /// The reused-memory path agrees with the argon2 crate's own
+    /// `hash_password`/`verify_password` both ways, for hashes under the
+    /// configured parameters and under others (another algorithm, more
+    /// memory than the worker holds, a 16-byte output): stored hashes
+    /// from before keep working, and what is stored now is standard PHC.
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = fast();
+        let salt = SaltString::encode_b64(b"sixteen-byte-slt").unwrap();
+        let crate_made = [
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(64, 1, 1, None).unwrap(),
+            ),
+            Argon2::new(
+                Algorithm::Argon2i,
+                Version::V0x13,
+                Params::new(64, 2, 1, None).unwrap(),
+            ),
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x10,
+                Params::new(256, 1, 2, Some(16)).unwrap(),
+            ),
+        ];
+        for argon in &crate_made {
+            let phc = argon.hash_password(b"Quill-Harbor-9", &salt).unwrap().to_string();
+            assert!(
+                h.verify(Zeroizing::new("Quill-Harbor-9".into()), Some(phc.clone()))
+                    .await
+                    .unwrap(),
+                "{phc}"
+            );
+            assert!(
+                !h.verify(Zeroizing::new("Quill-Harbor-8".into()), Some(phc.clone()))
+                    .await
+                    .unwrap(),
+                "{phc}"
+            );
+        }
+        let ours = h.hash(Zeroizing::new("Quill-Harbor-9".into())).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            crate_made[0].verify_password(b"Quill-Harbor-9", &parsed).is_ok(),
+            "{ours}"
+        );
+        assert!(
+            crate_made[0].verify_password(b"Quill-Harbor-8", &parsed).is_err(),
+            "{ours}"
+        );
     }
 
     #[tokio::test]
