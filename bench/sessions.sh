@@ -21,7 +21,7 @@ source "$(dirname "$0")/lib.sh"
 COUNT="${SESSIONS_COUNT:-1000000}"
 SMALL=1000
 CONNS=16
-RESTARTS="${SESSIONS_RESTARTS:-3}"
+RESTARTS="${SESSIONS_RESTARTS:-7}"
 build_all
 PORT="$(free_port)"
 new_tessera_dir "[gateway]

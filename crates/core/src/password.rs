@@ -7,8 +7,9 @@
 use crate::error::{AuthError, AuthResult};
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::sync::Arc;
+use std::time::Duration;
 use tessera_model::config::PasswordConfig;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
@@ -26,15 +27,22 @@ pub struct PasswordHasher {
 /// Work for a hashing thread.
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
+/// How long a hashing thread keeps its Argon2 memory with no work: under
+/// a stream of logins every hash reuses it; an idle server holds none.
+const KEEP_MEMORY_IDLE: Duration = Duration::from_secs(2);
+
 /// A hashing thread's tools: the configured Argon2id and the memory it
 /// hashes in. The memory (`m` KiB: 19 MiB at the defaults) is allocated
 /// once per thread and reused by every hash, the way the argon2 crate's
 /// `hash_password_into_with_memory` allows: allocating it per hash, as
 /// `verify_password` does, maps and faults in 19 MiB of fresh pages every
-/// time (kernel work of the order of a millisecond a hash). What stays in
-/// the memory between hashes is the last hash's blocks, which the next one
-/// overwrites; argon2 wipes the initial and final hash itself and never
-/// wiped the blocks, so a per-hash allocation left them in freed memory.
+/// time (kernel work of the order of a millisecond a hash). Allocated at
+/// the first hash, not at start (a cold start must not fault in 19 MiB
+/// per core), and freed after [`KEEP_MEMORY_IDLE`] without work. What
+/// stays in it between hashes is the last hash's blocks, which the next
+/// one overwrites; argon2 wipes the initial and final hash itself and
+/// never wiped the blocks, so a per-hash allocation left them in freed
+/// memory too.
 pub(crate) struct Worker {
     argon: Argon2<'static>,
     memory: Vec<Block>,
@@ -42,8 +50,15 @@ pub(crate) struct Worker {
 
 impl Worker {
     fn new(argon: Argon2<'static>) -> Worker {
-        let memory = vec![Block::default(); argon.params().block_count()];
-        Worker { argon, memory }
+        Worker {
+            argon,
+            memory: Vec::new(),
+        }
+    }
+
+    /// Gives the memory back (an idle thread holds none).
+    fn release(&mut self) {
+        self.memory = Vec::new();
     }
 
     /// Argon2 of `password` under `params` (algorithm, version, costs,
@@ -138,7 +153,7 @@ impl Worker {
 
 struct Inner {
     argon: Argon2<'static>,
-    queue: SyncSender<Job>,
+    queue: Sender<Job>,
     /// A PHC string under the configured parameters with a random salt
     /// and a random output: verifying against it costs what verifying a
     /// known user's hash does (the whole Argon2 run, then a compare that
@@ -160,8 +175,7 @@ impl PasswordHasher {
         // Not a hash computed here: that would add one whole Argon2 run
         // (tens of ms) to every start.
         let dummy = dummy_phc(&argon)?;
-        let (queue, jobs) = sync_channel::<Job>(workers * 256);
-        let jobs = Arc::new(Mutex::new(jobs));
+        let (queue, jobs) = bounded::<Job>(workers * 256);
         for n in 0..workers {
             let (jobs, argon) = (jobs.clone(), argon.clone());
             std::thread::Builder::new()
@@ -247,15 +261,19 @@ impl PasswordHasher {
 
 /// A hashing thread: takes the next job as soon as it is free. Ends when
 /// every `PasswordHasher` handle is gone.
-fn work(jobs: &Mutex<Receiver<Job>>, worker: &mut Worker) {
+fn work(jobs: &Receiver<Job>, worker: &mut Worker) {
     loop {
-        let next = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
+        let next = match jobs.recv_timeout(KEEP_MEMORY_IDLE) {
+            Err(RecvTimeoutError::Timeout) => {
+                worker.release();
+                jobs.recv().ok()
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+            Ok(job) => Some(job),
         };
         match next {
-            Ok(job) => job(worker),
-            Err(_) => return,
+            Some(job) => job(worker),
+            None => return,
         }
     }
 }
