@@ -61,9 +61,11 @@ impl Worker {
         self.memory = Vec::new();
     }
 
-    /// Argon2 of `password` under `params` (algorithm, version, costs,
-    /// output length) with the raw `salt`, into `out`, in this worker's
-    /// memory (grown when a stored hash asks for more than configured).
+    /// Argon2 of `password` under `argon` (the configured instance when
+    /// `None`) with the raw `salt`, into `out`: in this worker's memory, or
+    /// for a stored hash that asks for more memory than configured, in
+    /// memory of its own, freed after (the worker keeps only the configured
+    /// size).
     fn hash_into(
         &mut self,
         argon: Option<&Argon2<'static>>,
@@ -73,8 +75,13 @@ impl Worker {
     ) -> argon2::Result<()> {
         let argon = argon.unwrap_or(&self.argon);
         let blocks = argon.params().block_count();
-        if self.memory.len() < blocks {
-            self.memory.resize(blocks, Block::default());
+        let configured = self.argon.params().block_count();
+        if blocks > configured {
+            let mut own = vec![Block::default(); blocks];
+            return argon.hash_password_into_with_memory(password, salt, out, &mut own);
+        }
+        if self.memory.len() < configured {
+            self.memory.resize(configured, Block::default());
         }
         argon.hash_password_into_with_memory(password, salt, out, &mut self.memory[..blocks])
     }
@@ -96,7 +103,7 @@ impl Worker {
             .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
         let output = Output::init_with(len, |out| {
             self.hash_into(None, password, raw_salt, out)
-                .map_err(|_| argon2::password_hash::Error::Password)
+                .map_err(argon2::password_hash::Error::from)
         })
         .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?;
         let p = self.argon.params();
@@ -140,6 +147,8 @@ impl Worker {
             || params.m_cost() != own.m_cost()
             || params.t_cost() != own.t_cost()
             || params.p_cost() != own.p_cost()
+            // Associated data is part of the hash (a key id is not).
+            || params.data() != own.data()
             || own.output_len().is_some_and(|len| len != expected.len()))
         .then(|| Argon2::new(algorithm, version, params));
         let mut out = [0u8; Output::MAX_LENGTH];
@@ -395,6 +404,19 @@ mod tests {
                 Algorithm::Argon2id,
                 Version::V0x10,
                 Params::new(256, 1, 2, Some(16)).unwrap(),
+            ),
+            // The configured costs, but associated data, which the hash
+            // depends on.
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                argon2::ParamsBuilder::new()
+                    .m_cost(64)
+                    .t_cost(1)
+                    .p_cost(1)
+                    .data(argon2::AssociatedData::new(b"tenant-7").unwrap())
+                    .build()
+                    .unwrap(),
             ),
         ];
         for argon in &crate_made {
