@@ -105,7 +105,13 @@ per_session="$(awk -v a="$rss_full" -v b="$rss_small" -v n="$cached_full" -v m="
 rss_gib="$(awk -v a="$rss_full" 'BEGIN { printf "%.3f", a / 1048576 }')"
 em="$(median "${empty_ms[@]}")"; fm="$(median "${full_ms[@]}")"
 er="$(median "${empty_rss[@]}")"; fr="$(median "${full_rss[@]}")"
-ready_ratio="$(awk -v a="$fm" -v b="$em" 'BEGIN { printf "%.2f", a / b }')"
+# The lazy-fill verdict is on the fastest restart of each kind: loading
+# the store at start would be work done on every restart, so it shows in
+# the fastest one; what this machine adds now and then (here a second mode
+# ~40 ms slower, with an empty store as often as with a full one) does not.
+min_of() { printf '%s\n' "$@" | sort -g | head -1; }
+emin="$(min_of "${empty_ms[@]}")"; fmin="$(min_of "${full_ms[@]}")"
+ready_ratio="$(awk -v a="$fmin" -v b="$emin" 'BEGIN { printf "%.2f", a / b }')"
 rss_growth_mib="$(awk -v a="$fr" -v b="$er" 'BEGIN { printf "%.1f", (a - b) / 1024 }')"
 echo
 header
@@ -117,8 +123,8 @@ figure "authz mean ms, $SMALL sessions" "$(median $(values mean_ms small))" "(ba
 figure "authz mean ms, $COUNT sessions" "$(median $(values mean_ms big))" "(p99 $(median $(values p99_ms big)) ms)" ""
 ok="$(verdict "$lat_ratio" "<=" 1.2)"; [ "$(total_errors big)" = 0 ] || ok=FAIL
 figure "authz latency: $COUNT / $SMALL sessions" "${lat_ratio}x" "<= 1.2x" "$ok"
-figure "restart to ready, empty store, ms" "$em" "(baseline; RSS $((er / 1024)) MiB)" ""
-figure "restart to ready, $COUNT in store, ms" "$fm" "(RSS $((fr / 1024)) MiB)" ""
-figure "lazy fill: ready time full / empty" "${ready_ratio}x" "<= 2x" "$(verdict "$ready_ratio" "<=" 2)"
+figure "restart to ready, empty store, ms" "$emin" "(fastest; median $em; RSS $((er / 1024)) MiB)" ""
+figure "restart to ready, $COUNT in store, ms" "$fmin" "(fastest; median $fm; RSS $((fr / 1024)) MiB)" ""
+figure "lazy fill: ready time full / empty" "${ready_ratio}x" "<= 2x (fastest of $RESTARTS each)" "$(verdict "$ready_ratio" "<=" 2)"
 figure "lazy fill: RSS at ready, full - empty, MiB" "$rss_growth_mib" "<= 64" "$(verdict "$rss_growth_mib" "<=" 64)"
 finish
