@@ -16,15 +16,9 @@ source "$(dirname "$0")/lib.sh"
 CONNS="${AUTHZ_CONNS:-64}"
 build_all
 start_bare
-start_tessera "[gateway]
-upstream = \"http://$BARE_ADDR\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
+start_tessera "$(gateway_toml "$BARE_ADDR")"
 add_bench_principals
-TOKEN="$(login | json_field access_token)"
-[ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
+bench_token
 ORIGINAL=(-H "X-Original-Method: GET" -H "X-Original-URI: /api/hosts")
 
 # bare gets the token with the identity Tessera reports for it.

@@ -46,12 +46,7 @@ mkdir -p "$OUT"
 
 # The store, the user and the client are set up by the CLI, then the
 # server runs under callgrind.
-new_tessera_dir "[gateway]
-upstream = \"http://$BARE_ADDR\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
+new_tessera_dir "$(gateway_toml "$BARE_ADDR")"
 add_bench_principals
 
 # under_callgrind NAME PORTFILE-PATTERN CMD...: starts CMD under callgrind,
@@ -106,9 +101,7 @@ RUST_LOG="$TESSERA_LOG" under_callgrind tessera "$TESSERA" serve
 TPID=$CG_PID
 ADDR="$(listening tessera 'tessera listening on http://')"
 
-TOKEN="$(login | json_field access_token)"
-[ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
-BEARER="Authorization: Bearer $TOKEN"
+bench_token
 
 headers="$(curl -s --max-time 60 -o /dev/null -D - -H "$BEARER" \
   -H "X-Original-Method: GET" -H "X-Original-URI: /api/hosts" "http://$ADDR/v1/authz" | tr -d '\r')"

@@ -22,21 +22,7 @@ source "$BENCH/nginx.sh"
 CONNS="${GATEWAY_CONNS:-64}"
 need strace
 build_all
-start_bare
-bare_tokens "unused-token - -"
-start_tessera "[gateway]
-upstream = \"http://$BARE_ADDR\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
-add_bench_principals
-TOKEN="$(login | json_field access_token)"
-[ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
-BEARER="Authorization: Bearer $TOKEN"
-start_nginx "$BARE_ADDR"
-expect_200 "http://$ADDR/api/hosts" "$BEARER"
-expect_200 "http://$NGINX_ADDR/api/hosts" "$BEARER"
+start_proxies
 NGINX_WORKERS=($(pgrep -P "$NGINX_PID"))
 [ "${#NGINX_WORKERS[@]}" -gt 0 ] || { echo "nginx has no worker processes" >&2; exit 1; }
 TICK="$(getconf CLK_TCK)"

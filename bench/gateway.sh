@@ -14,23 +14,7 @@ source "$(dirname "$0")/lib.sh"
 source "$BENCH/nginx.sh"
 CONNS="${GATEWAY_CONNS:-64}"
 build_all
-# bench/bare first: it is Tessera's upstream.
-start_bare
-bare_tokens "unused-token - -"
-start_tessera "[gateway]
-upstream = \"http://$BARE_ADDR\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
-add_bench_principals
-TOKEN="$(login | json_field access_token)"
-[ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
-BEARER="Authorization: Bearer $TOKEN"
-start_nginx "$BARE_ADDR"
-expect_200 "http://$BARE_ADDR/api/hosts" "$BEARER"
-expect_200 "http://$ADDR/api/hosts" "$BEARER"
-expect_200 "http://$NGINX_ADDR/api/hosts" "$BEARER"
+start_proxies
 
 get() { run_wrk -c "$CONNS" -H "$BEARER" "http://$1/api/hosts"; }
 echo "== GET /api/hosts: direct, nginx (no auth), Tessera's gateway; $CONNS connections, ${BENCH_SECONDS}s each, $BENCH_ROUNDS rounds" >&2

@@ -36,6 +36,21 @@ build_all() {
   BARE="$BENCH/bare/target/release/tessera-bare"
 }
 
+# gateway_toml UPSTREAM_ADDR: the benches' [gateway] section: that upstream,
+# and /api/** open to any authenticated caller (the rule every figure that
+# checks a token is judged under).
+gateway_toml() {
+  printf '[gateway]\nupstream = "http://%s"\n[[gateway.rules]]\nmethods = ["*"]\npath = "/api/**"\nallow = ["authenticated"]\n' "$1"
+}
+
+# bench_token: logs the bench user in (see `login`); sets TOKEN and BEARER
+# (the Authorization header), exits when no token comes back.
+bench_token() {
+  TOKEN="$(login | json_field access_token)"
+  [ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
+  BEARER="Authorization: Bearer $TOKEN"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # new_tessera_dir [extra toml] [listen]: a fresh work dir with a config

@@ -1,4 +1,4 @@
-# Sourced by gateway.sh and callgrind.sh: start_nginx UPSTREAM_ADDR
+# Sourced by gateway.sh, cost.sh and callgrind.sh: start_nginx UPSTREAM_ADDR
 # [WRAPPER...] starts nginx as a plain reverse proxy (no auth; keep-alive
 # pool to the upstream; worker_processes auto, its default tuning
 # otherwise) on a free port; sets NGINX_ADDR and NGINX_PID. With a WRAPPER
@@ -51,4 +51,19 @@ NGINX
     sleep 0.1
   done
   [ -n "$NGINX_ADDR" ] || { echo "nginx did not start:" >&2; cat "$dir/start.log" "$dir/error.log" >&2 || true; exit 1; }
+}
+
+# start_proxies: bench/bare as the upstream, Tessera's gateway (the bench
+# rule, the bench user's token in TOKEN/BEARER) and nginx (start_nginx) in
+# front of it; each answers GET /api/hosts with 200 before this returns.
+start_proxies() {
+  start_bare
+  bare_tokens "unused-token - -"
+  start_tessera "$(gateway_toml "$BARE_ADDR")"
+  add_bench_principals
+  bench_token
+  start_nginx "$BARE_ADDR"
+  expect_200 "http://$BARE_ADDR/api/hosts" "$BEARER"
+  expect_200 "http://$ADDR/api/hosts" "$BEARER"
+  expect_200 "http://$NGINX_ADDR/api/hosts" "$BEARER"
 }

@@ -26,12 +26,7 @@ if [ ! -d "$PEERS/node_modules/oidc-provider" ]; then
 fi
 cp "$BENCH/peer-oidc.mjs" "$PEERS/"
 build_all
-start_tessera "[gateway]
-upstream = \"http://127.0.0.1:9\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
+start_tessera "$(gateway_toml 127.0.0.1:9)"
 add_bench_principals
 PEER_PORT="$(free_port)"
 PEER_ADDR="127.0.0.1:$PEER_PORT"

@@ -24,12 +24,7 @@ CONNS=16
 RESTARTS="${SESSIONS_RESTARTS:-7}"
 build_all
 PORT="$(free_port)"
-new_tessera_dir "[gateway]
-upstream = \"http://127.0.0.1:9\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]" "127.0.0.1:$PORT"
+new_tessera_dir "$(gateway_toml 127.0.0.1:9)" "127.0.0.1:$PORT"
 ADDR="127.0.0.1:$PORT"
 trap stop_tessera EXIT
 DB="$WORK/data/tessera.db"
@@ -47,8 +42,7 @@ cached() { curl -s "http://$ADDR/metrics" | awk '/^tessera_node_cached_sessions 
 
 restart
 add_bench_principals
-TOKEN="$(login | json_field access_token)"
-[ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
+bench_token
 echo "== restarts with an (almost) empty store: $RESTARTS" >&2
 empty_ms=(); empty_rss=()
 for ((i = 1; i <= RESTARTS; i++)); do

@@ -36,12 +36,7 @@ start_bare
 # uses only its /api/hosts, so give it a line nobody sends.
 timeout 10 sh -c 'echo "unused soak - -" >"$1"' - "$BARE_DIR/tokens" || true
 
-start_tessera "[gateway]
-upstream = \"http://$BARE_ADDR\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
+start_tessera "$(gateway_toml "$BARE_ADDR")"
 PASSWORD="Lantern-Quill-Meadow-58"
 "$TESSERA" user add soak --password-stdin <<<"$PASSWORD" 2>/dev/null
 "$TESSERA" client add soak-client --secret-stdin --grant password <<<"soak-client-secret-0123456789" 2>/dev/null

@@ -15,15 +15,9 @@ STORM_CONNS=$((CORES * 4))
 build_all
 start_tessera "[lockout]
 max_failed_logins = 100
-[gateway]
-upstream = \"http://127.0.0.1:9\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
+$(gateway_toml 127.0.0.1:9)"
 add_bench_principals
-TOKEN="$(login | json_field access_token)"
-[ -n "$TOKEN" ] || { echo "no access token from http://$ADDR/oauth/token" >&2; exit 1; }
+bench_token
 expect_200 "http://$ADDR/v1/authz" "Authorization: Bearer $TOKEN" "X-Original-Method: GET" "X-Original-URI: /api/hosts"
 
 checks() {

@@ -25,12 +25,7 @@ start_tessera "[store]
 url = \"$DBURL\"
 [lockout]
 max_failed_logins = 100
-[gateway]
-upstream = \"http://127.0.0.1:9\"
-[[gateway.rules]]
-methods = [\"*\"]
-path = \"/api/**\"
-allow = [\"authenticated\"]"
+$(gateway_toml 127.0.0.1:9)"
 trap 'stop_tessera; drop_db' EXIT
 add_bench_principals
 

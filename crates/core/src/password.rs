@@ -106,15 +106,7 @@ impl Worker {
                 .map_err(argon2::password_hash::Error::from)
         })
         .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?;
-        let p = self.argon.params();
-        Ok(format!(
-            "$argon2id$v=19$m={},t={},p={}${}${}",
-            p.m_cost(),
-            p.t_cost(),
-            p.p_cost(),
-            salt.as_str(),
-            output
-        ))
+        Ok(phc(&self.argon, &salt, &output))
     }
 
     /// Whether `password` hashes to `phc`'s output under `phc`'s own
@@ -305,17 +297,24 @@ fn dummy_phc(argon: &Argon2<'_>) -> AuthResult<String> {
     let random = crate::random::bytes32();
     let salt =
         SaltString::encode_b64(&random[..16]).map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
-    let output = argon2::password_hash::Output::new(&crate::random::bytes32())
+    let output = Output::new(&crate::random::bytes32())
         .map_err(|e| AuthError::Internal(format!("argon2 output: {e}")))?;
+    Ok(phc(argon, &salt, &output))
+}
+
+/// The PHC string of an Argon2id (v=19) `output` under `argon`'s costs
+/// with `salt`: what the argon2 crate's `hash_password` writes for
+/// parameters with no key id, associated data or output length.
+fn phc(argon: &Argon2<'_>, salt: &SaltString, output: &Output) -> String {
     let p = argon.params();
-    Ok(format!(
+    format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",
         p.m_cost(),
         p.t_cost(),
         p.p_cost(),
         salt.as_str(),
         output
-    ))
+    )
 }
 
 fn verify_with(worker: &mut Worker, password: &[u8], phc: &str) -> bool {
