@@ -16,8 +16,8 @@
 //! connection future has ended, or it does not want a request): it is
 //! dropped and the next one taken. A request that a reused connection
 //! gives back unsent (closed as it was handed over) is sent once more, on a
-//! new connection; one that was written is never sent again. A sweeper task drops connections idle for longer than
-//! `idle_timeout`.
+//! new connection; one that was written is never sent again. A sweeper
+//! task drops connections idle for longer than `idle_timeout`.
 
 use axum::body::Body;
 use axum::http::{Request, Response, Uri};
